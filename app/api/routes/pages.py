@@ -1,0 +1,33 @@
+"""The HTML pages: a shell per page; the data comes from the JSON API and the WebSockets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.paths import TEMPLATES_DIR
+
+__all__ = ["router", "templates"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+@router.get("/", response_class=HTMLResponse)
+def runs_page(request: Request) -> HTMLResponse:
+    """The runs list with its launch form."""
+    return templates.TemplateResponse(request, "runs.html", {"page": "runs"})
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: str) -> HTMLResponse:
+    """One run: live charts, stop, callbacks, event log. An unknown id is reported by the page
+    itself (the API answers 404), so a run deleted in another tab gets a clear message."""
+    return templates.TemplateResponse(request, "run.html", {"page": "run", "run_id": run_id})
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request) -> HTMLResponse:
+    """Epoch curves of several runs overlaid (`?ids=a,b,c`)."""
+    return templates.TemplateResponse(request, "compare.html", {"page": "compare"})

@@ -1,0 +1,100 @@
+"""Runs: create, list, read, stop, resume, delete; attach and detach callbacks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from app.api.deps import ManagerDep, StoreDep, guard
+from app.api.schemas import CallbackIn, CallbackOut, Metrics, RunCreate, RunOut, RunPage
+from app.db import RunStatus
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/runs", tags=["runs"], dependencies=[Depends(guard)])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_run(body: RunCreate, manager: ManagerDep, response: Response) -> RunOut:
+    """Queue a run of `recipe`; it starts when a worker is free."""
+    callbacks = [(cb.name, cb.params) for cb in body.callbacks]
+    row = manager.create(body.recipe, body.params, callbacks, body.name)
+    response.headers["Location"] = f"/api/runs/{row.id}"
+    return RunOut.model_validate(row)
+
+
+@router.get("")
+def list_runs(
+    store: StoreDep,
+    status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """Runs, newest first; `status` (repeatable) keeps only runs in those states."""
+    statuses = [s.value for s in status_ or []]
+    rows, total = store.list_runs(statuses, limit=limit, offset=offset)
+    items = [RunOut.model_validate(row) for row in rows]
+    return RunPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}")
+def get_run(run_id: str, manager: ManagerDep) -> RunOut:
+    """One run: its request, status, stop reason or error, and latest epoch stats."""
+    return RunOut.model_validate(manager.get(run_id))
+
+
+@router.get("/{run_id}/metrics")
+def get_metrics(
+    run_id: str,
+    manager: ManagerDep,
+    store: StoreDep,
+    max_points: Annotated[int, Query(ge=10, le=10_000)] = 1000,
+) -> Metrics:
+    """Per-epoch stats and the batch loss history (at most `max_points` batch points)."""
+    manager.get(run_id)
+    return Metrics(**store.metrics(run_id, max_points=max_points))
+
+
+@router.get("/{run_id}/events")
+def get_events(
+    run_id: str,
+    manager: ManagerDep,
+    store: StoreDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    """The run's saved messages with seq > after_seq, oldest first."""
+    manager.get(run_id)
+    return store.events_after(run_id, after_seq, limit=limit)
+
+
+@router.post("/{run_id}/stop", status_code=status.HTTP_202_ACCEPTED)
+def stop_run(run_id: str, manager: ManagerDep) -> RunOut:
+    """Stop a running run at its next batch (202; the status message follows) or cancel a
+    queued one; 409 for a run that already finished."""
+    return RunOut.model_validate(manager.stop(run_id))
+
+
+@router.post("/{run_id}/resume", status_code=status.HTTP_202_ACCEPTED)
+def resume_run(run_id: str, manager: ManagerDep) -> RunOut:
+    """Queue an interrupted run again from its newest checkpoint."""
+    return RunOut.model_validate(manager.resume(run_id))
+
+
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_run(run_id: str, manager: ManagerDep) -> None:
+    """Delete a finished run with its history and files."""
+    manager.delete(run_id)
+
+
+@router.post("/{run_id}/callbacks", status_code=status.HTTP_201_CREATED)
+def attach_callback(run_id: str, body: CallbackIn, manager: ManagerDep) -> CallbackOut:
+    """Attach a catalog callback; on a running run it joins at the next batch boundary."""
+    return CallbackOut.model_validate(manager.attach(run_id, body.name, body.params))
+
+
+@router.delete("/{run_id}/callbacks/{cb_id}", status_code=status.HTTP_204_NO_CONTENT)
+def detach_callback(run_id: str, cb_id: str, manager: ManagerDep) -> None:
+    """Detach a callback; on a running run it leaves at the next batch boundary."""
+    manager.detach(run_id, cb_id)

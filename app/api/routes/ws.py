@@ -1,0 +1,78 @@
+"""WebSockets: one run's messages (replay from `after_seq`, then live) and every run's status.
+
+Close codes (docs/api.md): 4001 when the client fell too far behind (reconnect with
+`after_seq` = the last seq it received); 1012 when the server restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, status
+
+from app.api.deps import WS_SUBPROTOCOL, HubDep, StoreDep, guard
+from app.hub import SubscriberLagging
+
+__all__ = ["CLOSE_LAGGING", "router"]
+
+router = APIRouter(prefix="/ws", dependencies=[Depends(guard)])
+
+CLOSE_LAGGING = 4001
+
+
+@router.websocket("/runs/{run_id}")
+async def run_messages(
+    websocket: WebSocket,
+    run_id: str,
+    hub: HubDep,
+    store: StoreDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+) -> None:
+    """Every message of one run with seq > after_seq: the saved ones, then live."""
+    if await asyncio.to_thread(store.get_run, run_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run with id {run_id!r}")
+    await _serve(websocket, hub.stream(run_id, after_seq, store.events_after), after_seq)
+
+
+@router.websocket("/runs")
+async def all_runs_messages(websocket: WebSocket, hub: HubDep) -> None:
+    """Status and epoch messages of every run, live (for the runs list)."""
+    await _serve(websocket, hub.stream_all(), None)
+
+
+async def _serve(
+    websocket: WebSocket, messages: AsyncIterator[dict[str, Any]], after_seq: int | None
+) -> None:
+    offered = websocket.scope.get("subprotocols", [])
+    await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
+    sender = asyncio.create_task(_send_all(websocket, messages, after_seq))
+    receiver = asyncio.create_task(_until_disconnect(websocket))
+    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in (*done, *pending):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task  # a client gone mid-send is normal, not an error
+
+
+async def _send_all(
+    websocket: WebSocket, messages: AsyncIterator[dict[str, Any]], after_seq: int | None
+) -> None:
+    last = after_seq
+    async with contextlib.aclosing(messages) as stream:
+        try:
+            async for message in stream:
+                await websocket.send_text(json.dumps(message, separators=(",", ":")))
+                last = message["seq"]
+        except SubscriberLagging:
+            resume = f"; reconnect with after_seq={last}" if last is not None else "; reconnect"
+            await websocket.close(CLOSE_LAGGING, f"client too slow{resume}")
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass  # clients have nothing to say; reading notices when they leave

@@ -1,0 +1,188 @@
+"""fitboard's settings: one typed place, read from `FITBOARD_*` environment variables.
+
+Every field is documented in README.md's Configuration table (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["MIN_TOKEN_LENGTH", "Settings", "default_workers", "get_settings"]
+
+# A token is the only thing between the network and "run this training job": make it unguessable.
+MIN_TOKEN_LENGTH = 16
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (honours taskset/cgroup affinity where the OS says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """Half the usable cores, at least one: each run trains on `torch_threads` threads and the
+    event loop, the database and the browsers need a core too (1 on a 2-core machine)."""
+    return max(1, _usable_cores() // 2)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list (`["a","b"]`) or a comma-separated string (`a,b`) from the environment."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """fitboard's configuration. Each field `name` is read from `FITBOARD_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FITBOARD_",
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+        hide_input_in_errors=True,  # never echo a token back in an error message
+    )
+
+    data_dir: Path = Field(
+        Path("./fitboard-data"),
+        description="Directory for the SQLite database, run directories and checkpoints.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; unset means SQLite at "
+        "`<data_dir>/fitboard.db`.",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface `fitboard serve` binds to. Anything but loopback needs a token.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="TCP port `fitboard serve` listens on.")
+    workers: int = Field(
+        default_factory=default_workers,
+        ge=1,
+        le=64,
+        description="Runs that train at the same time; more wait in a queue. "
+        "Default: half the CPU cores, at least 1.",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token every API call and WebSocket must carry; unset means no "
+        f"authentication (loopback only). At least {MIN_TOKEN_LENGTH} characters.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra origins whose browsers may open WebSockets and call the API "
+        "(comma-separated or a JSON list). The server's own origin is always allowed.",
+    )
+    recipe_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Python modules (dotted import paths, comma-separated) imported at start-up "
+        "to register your own recipes.",
+    )
+    datasets_dir: Path | None = Field(
+        None,
+        description="The only directory a recipe may read local dataset files (MNIST) from; "
+        "unset means `<data_dir>/datasets`.",
+    )
+    torch_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Intra-op threads per run (torch.set_num_threads). 1 is fastest on a "
+        "shared machine; raise it for one run on many cores.",
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Permit binding to a non-loopback host without a token (only behind a proxy "
+        "that authenticates).",
+    )
+
+    @field_validator("allowed_origins", "recipe_modules", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"origin {origin!r} must start with http:// or https://")
+        return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("recipe_modules")
+    @classmethod
+    def _check_module_paths(cls, modules: list[str]) -> list[str]:
+        for module in modules:
+            if not all(part.isidentifier() for part in module.split(".")):
+                raise ValueError(f"{module!r} is not a dotted Python module path")
+        return modules
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_LENGTH} characters; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return token
+
+    @model_validator(mode="after")
+    def _resolve_and_refuse_unsafe(self) -> Settings:
+        # Absolute paths: a later chdir (or a CLI started elsewhere) must not move the data.
+        data_dir = self.data_dir.expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        datasets_dir = (self.datasets_dir or data_dir / "datasets").expanduser().resolve()
+        object.__setattr__(self, "datasets_dir", datasets_dir)
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'fitboard.db'}")
+        if not _is_loopback(self.host) and self.token is None and not self.allow_unauthenticated:
+            raise ValueError(
+                f"host {self.host!r} exposes fitboard beyond this machine without a token: "
+                "set FITBOARD_TOKEN, bind to 127.0.0.1, or (behind an authenticating proxy) set "
+                "FITBOARD_ALLOW_UNAUTHENTICATED=true"
+            )
+        return self
+
+    @property
+    def runs_dir(self) -> Path:
+        """Parent of every run's directory (checkpoints live in `runs_dir / <run id>`)."""
+        return self.data_dir / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        """The directory of one run (`runs_dir / run_id`); refuses ids that are not one plain
+        path segment, so no id can point outside `runs_dir`."""
+        if not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"run id {run_id!r} is not a plain name")
+        return self.runs_dir / run_id
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment (`get_settings.cache_clear()`
+    re-reads them)."""
+    return Settings()

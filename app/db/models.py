@@ -1,0 +1,112 @@
+"""The tables: runs, the callbacks attached to them, and every message a run published.
+
+Portable SQL only (SQLite and PostgreSQL): JSON columns, no SQLite-only types or upserts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "CallbackRow", "EventRow", "RunRow", "RunStatus", "utcnow"]
+
+
+class RunStatus(str, Enum):
+    """A run's place in its life: queued -> running -> one of the finished states."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    EARLY_STOPPED = "early_stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        """True once the run will not train again by itself."""
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC (the only kind of time the database holds)."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC timestamp that comes back timezone-aware from every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use app.db.models.utcnow()")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base of fitboard's tables."""
+
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class RunRow(Base):
+    """One training run: what was asked for, where it is in its life, and its latest stats."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    recipe: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    stop_reason: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    latest: Mapped[dict[str, Any] | None]  # the last epoch message, for lists and summaries
+
+    callbacks: Mapped[list[CallbackRow]] = relationship(
+        back_populates="run",
+        order_by="(CallbackRow.attached_at, CallbackRow.id)",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class CallbackRow(Base):
+    """A callback attached to a run (detaching deletes the row; the event log keeps history)."""
+
+    __tablename__ = "run_callbacks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]]
+    attached_at: Mapped[datetime]
+
+    run: Mapped[RunRow] = relationship(back_populates="callbacks")
+
+
+class EventRow(Base):
+    """One published message, kept whole so that a reconnecting client can replay it."""
+
+    __tablename__ = "events"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(20))
+    time: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]]

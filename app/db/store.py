@@ -1,0 +1,196 @@
+"""The store: every SQL statement fitboard runs, behind methods named for what they do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
+
+__all__ = ["Store"]
+
+FINISHED = tuple(status.value for status in RunStatus if status.finished)
+
+
+class Store:
+    """Runs, attached callbacks and the event log, read and written in short transactions.
+
+    Thread-safe: every method opens its own session. Rows come back detached and fully loaded.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    def ping(self) -> None:
+        """Raise if the database does not answer."""
+        with self._session() as session:
+            session.execute(select(1))
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        recipe: str,
+        params: dict[str, Any],
+        callbacks: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> RunRow:
+        """Insert a queued run with its callbacks, given as (id, name, params)."""
+        now = utcnow()
+        run = RunRow(
+            id=run_id,
+            name=name,
+            recipe=recipe,
+            params=params,
+            status=RunStatus.QUEUED.value,
+            created_at=now,
+        )
+        run.callbacks = [
+            CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
+            for cb_id, cb_name, cb_params in callbacks
+        ]
+        with self._session.begin() as session:
+            session.add(run)
+        return run
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        """The run with this id, or None."""
+        with self._session() as session:
+            return session.get(RunRow, run_id)
+
+    def list_runs(
+        self, statuses: Iterable[str] = (), *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[RunRow], int]:
+        """A page of runs, newest first, optionally only those in `statuses`; and the total."""
+        query = select(RunRow)
+        count = select(func.count()).select_from(RunRow)
+        statuses = list(statuses)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
+            count = count.where(RunRow.status.in_(statuses))
+        query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc())
+        with self._session() as session:
+            rows = session.scalars(query.limit(limit).offset(offset)).all()
+            return list(rows), session.scalar(count) or 0
+
+    def transition(
+        self, run_id: str, *, from_: Iterable[RunStatus], to: RunStatus, **fields: Any
+    ) -> bool:
+        """Move a run to `to` (setting `fields`) only if it is in one of `from_`; True if moved.
+
+        One conditional UPDATE, so two writers can never both win the same transition.
+        """
+        values = {"status": to.value, **fields}
+        if to is RunStatus.RUNNING:
+            values.setdefault("started_at", utcnow())
+        if to.finished:
+            values.setdefault("finished_at", utcnow())
+        statement = (
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status.in_([s.value for s in from_]))
+            .values(**values)
+        )
+        with self._session.begin() as session:
+            return session.execute(statement).rowcount == 1
+
+    def interrupt_unfinished(self) -> list[str]:
+        """Mark runs left queued or running by a previous process as interrupted; their ids."""
+        unfinished = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
+        with self._session.begin() as session:
+            ids = list(session.scalars(select(RunRow.id).where(RunRow.status.in_(unfinished))))
+            if ids:
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.id.in_(ids), RunRow.status.in_(unfinished))
+                    .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
+                )
+        return ids
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with its callbacks and events (the caller checked it is finished)."""
+        with self._session.begin() as session:
+            session.execute(delete(EventRow).where(EventRow.run_id == run_id))
+            session.execute(delete(CallbackRow).where(CallbackRow.run_id == run_id))
+            session.execute(delete(RunRow).where(RunRow.id == run_id))
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def add_callback(
+        self, run_id: str, cb_id: str, name: str, params: dict[str, Any]
+    ) -> CallbackRow:
+        """Record a callback attached to a run."""
+        row = CallbackRow(id=cb_id, run_id=run_id, name=name, params=params, attached_at=utcnow())
+        with self._session.begin() as session:
+            session.add(row)
+        return row
+
+    def remove_callback(self, run_id: str, cb_id: str) -> bool:
+        """Forget a detached callback; False if the run has no such callback."""
+        statement = delete(CallbackRow).where(CallbackRow.run_id == run_id, CallbackRow.id == cb_id)
+        with self._session.begin() as session:
+            return session.execute(statement).rowcount == 1
+
+    # --- events -----------------------------------------------------------------------------
+
+    def save_events(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Append messages to the log; an epoch message also becomes its run's `latest`."""
+        if not messages:
+            return
+        rows = [
+            {
+                "run_id": m["run_id"],
+                "seq": m["seq"],
+                "type": m["type"],
+                "time": m["time"],
+                "data": m,
+            }
+            for m in messages
+        ]
+        latest = {m["run_id"]: m for m in messages if m["type"] == "epoch"}
+        with self._session.begin() as session:
+            session.execute(EventRow.__table__.insert(), rows)
+            for run_id, message in latest.items():
+                session.execute(update(RunRow).where(RunRow.id == run_id).values(latest=message))
+
+    def events_after(
+        self, run_id: str, after_seq: int = 0, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The run's messages with seq > after_seq, in order."""
+        query = (
+            select(EventRow.data)
+            .where(EventRow.run_id == run_id, EventRow.seq > after_seq)
+            .order_by(EventRow.seq)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return list(session.scalars(query))
+
+    def last_seq(self, run_id: str) -> int:
+        """The highest seq stored for a run (0 if none)."""
+        query = select(func.max(EventRow.seq)).where(EventRow.run_id == run_id)
+        with self._session() as session:
+            return session.scalar(query) or 0
+
+    def metrics(self, run_id: str, *, max_points: int = 1000) -> dict[str, list[dict[str, Any]]]:
+        """Per-epoch stats and the batch loss history, thinned to at most `max_points` points."""
+        query = (
+            select(EventRow.type, EventRow.data)
+            .where(EventRow.run_id == run_id, EventRow.type.in_(["epoch", "batch"]))
+            .order_by(EventRow.seq)
+        )
+        with self._session() as session:
+            rows = session.execute(query).all()
+        epochs = [_without_envelope(data) for kind, data in rows if kind == "epoch"]
+        batches = [_without_envelope(data) for kind, data in rows if kind == "batch"]
+        stride = -(-len(batches) // max_points) if batches else 1
+        return {"epochs": epochs, "batches": batches[::stride]}
+
+
+def _without_envelope(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in ("type", "run_id", "seq")}

@@ -1,0 +1,224 @@
+"""Service benchmark: stop latency, event latency with 100 watchers, their cost to training,
+and API latency while runs train. Each figure is printed with its target and its baseline,
+all measured in this one run against a real server (`uvicorn`, a separate process).
+
+    .venv/bin/python bench/service.py [--trials 20] [--clients 100]
+
+Figures are medians unless named p99. Machines are shared and noisy: read them as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS_TRAIN, DIGITS_VALID = 1437, 360  # trainer's digits split (80/20 of 1797)
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+@contextmanager
+def serve(workers: int) -> Iterator[str]:
+    """A fitboard server in its own process, on a fresh SQLite database; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data_dir = tempfile.mkdtemp(prefix="fitboard-bench-")
+    env = os.environ | {
+        "FITBOARD_DATA_DIR": data_dir,
+        "FITBOARD_WORKERS": str(workers),
+        "OMP_NUM_THREADS": "1",
+    }
+    env.pop("FITBOARD_TOKEN", None)
+    command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app"]
+    command += ["--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{url}/api/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def ws_url(url: str, path: str) -> str:
+    return url.replace("http://", "ws://") + path
+
+
+def create(client: httpx.Client, **params: Any) -> str:
+    response = client.post("/api/runs", json={"recipe": "mlp", "params": params})
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def wait_until(client: httpx.Client, run_ids: list[str], status: str) -> None:
+    while any(client.get(f"/api/runs/{r}").json()["status"] != status for r in run_ids):
+        time.sleep(0.1)
+
+
+def batch_ms(bs: int, epoch_seconds: float) -> float:
+    """Milliseconds per loop step: the loop checks for a stop before every batch, in training
+    and validation (validation batches are twice `bs`)."""
+    steps = math.ceil(DIGITS_TRAIN / bs) + math.ceil(DIGITS_VALID / (2 * bs))
+    return 1000 * epoch_seconds / steps
+
+
+async def stop_latency(url: str, trials: int, bs: int) -> dict[str, float]:
+    """POST /stop at a random moment of a training run -> its `stopped` status message."""
+    latencies, steps = [], []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for _ in range(trials):
+            response = await client.post(
+                "/api/runs", json={"recipe": "mlp", "params": {"epochs": 100, "bs": bs}}
+            )
+            run_id = response.json()["id"]
+            async with websockets.connect(ws_url(url, f"/ws/runs/{run_id}")) as ws:
+                epochs = []
+                while len(epochs) < 2:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "epoch":
+                        epochs.append(message["elapsed"])
+                await asyncio.sleep(random.uniform(0, 0.2))
+                started = time.perf_counter()
+                (await client.post(f"/api/runs/{run_id}/stop")).raise_for_status()
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "status" and message["status"] == "stopped":
+                        break
+                latency = 1000 * (time.perf_counter() - started)
+            latencies.append(latency)
+            steps.append(batch_ms(bs, epochs[1] - epochs[0]))
+    step = statistics.median(steps)
+    return {
+        "median_ms": statistics.median(latencies),
+        "p99_ms": p99(latencies),
+        "batch_ms": step,
+        "median_batches": statistics.median(latencies) / step,
+        "p99_batches": p99(latencies) / step,
+    }
+
+
+async def train_watched(url: str, clients: int, epochs: int) -> tuple[float, list[float]]:
+    """Train one run with `clients` WebSockets watching; (training seconds, latencies in ms)."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        run_id = (await client.post("/api/runs", json={"recipe": "mlp", "params": {
+            "epochs": epochs, "bs": 32}})).json()["id"]  # fmt: skip
+
+        async def watch() -> None:
+            async with websockets.connect(ws_url(url, f"/ws/runs/{run_id}")) as ws:
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] in ("batch", "epoch"):
+                        latencies.append(1000 * (time.time() - message["time"]))
+                    if message["type"] == "status" and message["status"] == "completed":
+                        return
+
+        watchers = [asyncio.create_task(watch()) for _ in range(clients)]
+        while (await client.get(f"/api/runs/{run_id}")).json()["status"] != "completed":
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*watchers)
+        run = (await client.get(f"/api/runs/{run_id}")).json()
+    seconds = _seconds(run["finished_at"]) - _seconds(run["started_at"])
+    return seconds, latencies
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def api_latency(url: str, requests: int) -> list[float]:
+    """Milliseconds of GET /api/runs, one request after another."""
+    times = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get("/api/runs").raise_for_status()
+            times.append(1000 * (time.perf_counter() - started))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20, help="stop requests to time")
+    parser.add_argument("--clients", type=int, default=100, help="WebSocket watchers")
+    parser.add_argument("--pairs", type=int, default=3, help="watched/unwatched training pairs")
+    parser.add_argument("--requests", type=int, default=300, help="GET /api/runs to time")
+    args = parser.parse_args()
+
+    with serve(workers=2) as url:
+        # Warm-up: the first run in a process imports scikit-learn's digits.
+        with httpx.Client(base_url=url, timeout=60) as client:
+            wait_until(client, [create(client, epochs=1)], "completed")
+
+        stop = asyncio.run(stop_latency(url, args.trials, bs=64))
+        print(
+            f"stop latency ({args.trials} stops, bs=64, one loop step = {stop['batch_ms']:.1f} ms)"
+        )
+        print(f"  median {stop['median_ms']:.1f} ms = {stop['median_batches']:.2f} steps")
+        print(f"  p99    {stop['p99_ms']:.1f} ms = {stop['p99_batches']:.2f} steps   "
+              f"(target p99 <= 1 step + 50 ms = {stop['batch_ms'] + 50:.1f} ms)")  # fmt: skip
+
+        alone, watched, latencies = [], [], []
+        for _ in range(args.pairs):  # alternate, so drift in machine load hits both alike
+            alone.append(asyncio.run(train_watched(url, 0, epochs=20))[0])
+            seconds, lat = asyncio.run(train_watched(url, args.clients, epochs=20))
+            watched.append(seconds)
+            latencies += lat
+        print(f"event latency publish -> receipt, {args.clients} clients ({len(latencies)} msgs)")
+        print(f"  median {statistics.median(latencies):.1f} ms, p99 {p99(latencies):.1f} ms   "
+              "(target p99 <= 50 ms)")  # fmt: skip
+        ratio = statistics.median(watched) / statistics.median(alone)
+        print(f"training time, 20 epochs: {statistics.median(alone):.2f} s alone, "
+              f"{statistics.median(watched):.2f} s with {args.clients} clients: "
+              f"ratio {ratio:.3f}   (target <= 1.05)")  # fmt: skip
+
+        idle = api_latency(url, args.requests)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            runs = [create(client, epochs=100, bs=8) for _ in range(2)]
+            wait_until(client, runs, "running")
+            busy = api_latency(url, args.requests)
+            for run_id in runs:
+                client.post(f"/api/runs/{run_id}/stop")
+        print(f"GET /api/runs ({args.requests} requests): idle median {statistics.median(idle):.1f} "
+              f"ms p99 {p99(idle):.1f} ms; two runs training median "
+              f"{statistics.median(busy):.1f} ms p99 {p99(busy):.1f} ms "
+              f"(ratio p99 {p99(busy) / p99(idle):.2f}; target p99 <= 100 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs fitboard with its test extras into the active virtualenv (else ./.venv, created if
+# missing) and runs the whole suite, every marker included: browser tests drive
+# /usr/bin/chromium, postgres tests start a throwaway server from /usr/lib/postgresql/*/bin
+# (or use $FITBOARD_TEST_POSTGRES_URL). Extra arguments go to pytest, e.g. -m "not browser".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -n "${VIRTUAL_ENV:-}" ]]; then
+    python="$VIRTUAL_ENV/bin/python"
+else
+    [[ -x .venv/bin/python ]] || python3 -m venv .venv
+    python=.venv/bin/python
+fi
+
+echo "test.sh: installing fitboard[test] into $("$python" -c 'import sys; print(sys.prefix)')"
+"$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# A missing prerequisite is not skipped: its tests fail. Say so up front, with the fix.
+missing=0
+chromium="${FITBOARD_TEST_CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$chromium" ]]; then
+    echo "test.sh: MISSING Chromium at $chromium: browser tests will fail." \
+        "Install it (apt-get install chromium) or add -m 'not browser'." >&2
+    missing=1
+fi
+if [[ -z "${FITBOARD_TEST_POSTGRES_URL:-}" ]] \
+    && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+    && ! command -v initdb >/dev/null; then
+    echo "test.sh: MISSING PostgreSQL (initdb/pg_ctl): postgres tests will fail." \
+        "Install it (apt-get install postgresql), set FITBOARD_TEST_POSTGRES_URL," \
+        "or add -m 'not postgres'." >&2
+    missing=1
+fi
+if [[ $missing == 0 ]]; then
+    echo "test.sh: prerequisites found: Chromium ($chromium), PostgreSQL"
+fi
+
+exec "$python" -m pytest "$@"

@@ -1,0 +1,124 @@
+// The compare page: the epoch curves of several runs overlaid, one chart per statistic,
+// kept live from WS /ws/runs while any of them trains.
+import { api, ApiError } from "./api.js";
+import { initConnectionBanner } from "./connection.js";
+import { COLORS, LiveChart } from "./charts.js";
+import { badge, el, replaceChildren, setBadge } from "./dom.js";
+import { FrameQueue } from "./frame_queue.js";
+import { epochNumber, metricNames, metricOf } from "./messages.js";
+import { MessageStream } from "./ws.js";
+
+const runs = []; // [{id, run, epochs: Map(epochNumber -> message), color}]
+const charts = new Map(); // "valid loss" -> LiveChart
+
+function idsFromUrl() {
+  const raw = new URLSearchParams(window.location.search).get("ids") || "";
+  return [...new Set(raw.split(",").map((s) => s.trim()).filter(Boolean))];
+}
+
+/** The statistics to chart: valid and train loss first, then every metric any run reports. */
+function statistics() {
+  const names = new Set();
+  for (const entry of runs) {
+    for (const message of entry.epochs.values()) metricNames(message).forEach((n) => names.add(n));
+  }
+  const stats = [["valid", "loss"], ["train", "loss"]];
+  for (const name of [...names].sort()) stats.push(["valid", name], ["train", name]);
+  return stats;
+}
+
+function chartFor(split, name) {
+  const key = `${split} ${name}`;
+  if (charts.has(key)) return charts.get(key);
+  const figure = el(
+    "figure",
+    { class: "chart", "data-statistic": key },
+    el("figcaption", {}, el("span", { class: "chart-title" }, `${split === "valid" ? "Valid" : "Train"} ${name.replace(/_/g, " ")} per epoch`)),
+    el("div", { "data-chart-body": true }),
+  );
+  document.getElementById("compare-charts").append(figure);
+  const chart = new LiveChart(figure, {
+    xLabel: "epoch",
+    xIsEpoch: true,
+    series: runs.map((entry) => ({ label: entry.run.name || entry.id, color: entry.color })),
+  });
+  charts.set(key, chart);
+  return chart;
+}
+
+function redraw() {
+  const maxEpoch = Math.max(0, ...runs.flatMap((entry) => [...entry.epochs.keys()]));
+  const xs = Array.from({ length: maxEpoch }, (_, i) => i + 1);
+  for (const [split, name] of statistics()) {
+    const ys = runs.map((entry) => xs.map((x) => metricOf(entry.epochs.get(x), split, name)));
+    if (ys.every((series) => series.every((v) => v === null))) continue;
+    const chart = chartFor(split, name);
+    chart.setData(xs, ys);
+    chart.draw();
+  }
+}
+
+function addEpoch(entry, message) {
+  const x = epochNumber(message);
+  if (x !== null) entry.epochs.set(x, message);
+}
+
+async function loadRun(id, index) {
+  const path = `/api/runs/${encodeURIComponent(id)}`;
+  const [run, metrics] = await Promise.all([api(path), api(`${path}/metrics`)]);
+  const entry = { id, run, epochs: new Map(), color: COLORS[index % COLORS.length] };
+  for (const message of metrics.epochs || []) addEpoch(entry, message);
+  return entry;
+}
+
+function renderRunList() {
+  const items = runs.map((entry) =>
+    el(
+      "li",
+      { "data-run-id": entry.id },
+      el("span", { class: "swatch", style: `background:${entry.color}`, "aria-hidden": "true" }),
+      el("a", { href: `/runs/${encodeURIComponent(entry.id)}` }, entry.run.name || entry.id),
+      " ",
+      badge(entry.run.status),
+    ),
+  );
+  replaceChildren(document.getElementById("compare-runs"), items);
+}
+
+function applyMessages(messages) {
+  for (const message of messages) {
+    const entry = runs.find((r) => r.id === message.run_id);
+    if (!entry) continue;
+    if (message.type === "epoch") addEpoch(entry, message);
+    if (message.type === "status") {
+      entry.run.status = message.status;
+      setBadge(document.querySelector(`[data-run-id="${CSS.escape(entry.id)}"] .badge`), message.status);
+    }
+  }
+  redraw();
+}
+
+async function main() {
+  initConnectionBanner();
+  const ids = idsFromUrl();
+  const error = document.getElementById("compare-error");
+  if (!ids.length) return;
+  document.getElementById("compare-help").hidden = true;
+  const results = await Promise.allSettled(ids.map((id, i) => loadRun(id, i)));
+  const missing = [];
+  results.forEach((result, i) => {
+    if (result.status === "fulfilled") runs.push(result.value);
+    else if (result.reason instanceof ApiError) missing.push(`${ids[i]} (${result.reason.message})`);
+    else throw result.reason;
+  });
+  if (missing.length) {
+    error.textContent = `Could not load: ${missing.join(", ")}`;
+    error.hidden = false;
+  }
+  renderRunList();
+  redraw();
+  const queue = new FrameQueue(applyMessages);
+  new MessageStream("/ws/runs", { onMessages: (m) => queue.pushAll(m) }).connect();
+}
+
+main();

@@ -1,0 +1,136 @@
+// The launch form: recipe parameters and launch-time callbacks, built from the API's schemas.
+import { api, ApiError } from "./api.js";
+import { el, replaceChildren } from "./dom.js";
+import { buildSchemaFields, clearErrors, showErrors } from "./schema_form.js";
+
+/** The list in a GET /api/recipes or /api/callbacks answer (a list, or {items|recipes|...}). */
+export function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  if (data && Array.isArray(data[key])) return data[key];
+  if (data && Array.isArray(data.items)) return data.items;
+  return [];
+}
+
+/** The JSON Schema of a recipe's or callback's parameters. */
+export function schemaOf(entry) {
+  return entry.params_schema || entry.schema || entry.parameters || { properties: {} };
+}
+
+/** Fill a <select> with named entries, each option's title its description. */
+export function fillSelect(select, entries, { placeholder } = {}) {
+  const options = entries.map((e) =>
+    el("option", { value: e.name, title: e.description || "" }, e.name),
+  );
+  if (placeholder) options.unshift(el("option", { value: "" }, placeholder));
+  replaceChildren(select, options);
+}
+
+export class LaunchForm {
+  constructor(form) {
+    this.form = form;
+    this.recipeSelect = form.querySelector("#recipe-select");
+    this.paramsBox = form.querySelector("#recipe-params");
+    this.callbackList = form.querySelector("#launch-callback-list");
+    this.callbackSelect = form.querySelector("#launch-callback-select");
+    this.submit = form.querySelector("#launch-submit");
+    this.recipes = [];
+    this.callbacks = [];
+    this.blocks = []; // [{name, collect, node}]
+  }
+
+  async load() {
+    const [recipes, callbacks] = await Promise.all([api("/api/recipes"), api("/api/callbacks")]);
+    this.recipes = listOf(recipes, "recipes");
+    this.callbacks = listOf(callbacks, "callbacks");
+    fillSelect(this.recipeSelect, this.recipes);
+    const preferred = recipes && recipes.default;
+    if (preferred) this.recipeSelect.value = preferred;
+    fillSelect(this.callbackSelect, this.callbacks);
+    this.recipeSelect.addEventListener("change", () => this.showRecipe());
+    this.form.querySelector("#launch-callback-add").addEventListener("click", () => {
+      this.addCallback(this.callbackSelect.value);
+    });
+    this.form.addEventListener("submit", (event) => this.send(event));
+    this.showRecipe();
+  }
+
+  showRecipe() {
+    const recipe = this.recipes.find((r) => r.name === this.recipeSelect.value);
+    replaceChildren(this.paramsBox);
+    this.form.querySelector("#recipe-help").textContent = recipe ? recipe.description || "" : "";
+    this.params = recipe ? buildSchemaFields(this.paramsBox, schemaOf(recipe), "params.") : null;
+  }
+
+  addCallback(name) {
+    const spec = this.callbacks.find((c) => c.name === name);
+    if (!spec) return;
+    const fields = el("div", { class: "fields-grid" });
+    const remove = el("button", { type: "button", class: "button-quiet" }, "Remove");
+    const title = el("h3", {}, spec.name);
+    const node = el(
+      "div",
+      { class: "callback-block", "data-callback": spec.name },
+      el("div", { class: "callback-block-head" }, title, remove),
+      spec.description ? el("p", { class: "help" }, spec.description) : null,
+      fields,
+    );
+    const block = { name: spec.name, node, fields, schema: schemaOf(spec) };
+    remove.setAttribute("aria-label", `Remove callback ${spec.name}`);
+    remove.addEventListener("click", () => {
+      this.blocks = this.blocks.filter((b) => b !== block);
+      node.remove();
+      this.renumber();
+      this.callbackSelect.focus();
+    });
+    this.blocks.push(block);
+    this.callbackList.append(node);
+    this.renumber();
+    node.querySelector("input, select, textarea")?.focus();
+  }
+
+  /** Rebuild each block's fields so data-path matches its index (callbacks.<i>.params.x). */
+  renumber() {
+    this.blocks.forEach((block, i) => {
+      const kept = block.collect ? block.collect() : null;
+      replaceChildren(block.fields);
+      block.node.dataset.path = `callbacks.${i}`;
+      block.collect = buildSchemaFields(block.fields, block.schema, `callbacks.${i}.params.`).collect;
+      if (kept) restoreValues(block.fields, `callbacks.${i}.params.`, kept);
+    });
+  }
+
+  body() {
+    const body = {
+      recipe: this.recipeSelect.value,
+      params: this.params ? this.params.collect() : {},
+      callbacks: this.blocks.map((b) => ({ name: b.name, params: b.collect() })),
+    };
+    const name = this.form.querySelector("#run-name").value.trim();
+    if (name) body.name = name;
+    return body;
+  }
+
+  async send(event) {
+    event.preventDefault();
+    clearErrors(this.form);
+    this.submit.disabled = true;
+    try {
+      const run = await api("/api/runs", { method: "POST", body: this.body() });
+      window.location.assign(`/runs/${encodeURIComponent(run.id)}`);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showErrors(this.form, err);
+      this.submit.disabled = false;
+    }
+  }
+}
+
+function restoreValues(container, prefix, values) {
+  for (const [name, value] of Object.entries(values)) {
+    const input = container.querySelector(`[name="${CSS.escape(prefix + name)}"]`);
+    if (!input || value === null) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else if (input.tagName === "SELECT") input.value = JSON.stringify(value);
+    else input.value = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+}

@@ -1,0 +1,56 @@
+// Reading the service's messages (status, batch, epoch, early_stop, callback): one place that
+// knows their fields, so the pages do not each guess.
+
+/** Epochs counted from 1 for people; messages carry the loop's 0-based `epoch` index. */
+export function epochNumber(message) {
+  return Number.isFinite(message.epoch) ? message.epoch + 1 : null;
+}
+
+/** "2 / 10": epochs finished of the run's total (from the last epoch message). */
+export function epochLabel(latest, run) {
+  const done = latest ? epochNumber(latest) : null;
+  const total = run && run.params ? run.params.epochs : undefined;
+  if (done === null) return total ? `0 / ${total}` : "–";
+  return total ? `${done} / ${total}` : String(done);
+}
+
+/** One statistic of an epoch message: split "train" or "valid", name "loss", "accuracy"... */
+export function metricOf(message, split, name) {
+  const stats = message && message[split];
+  const value = stats ? stats[name] : undefined;
+  return typeof value === "number" ? value : null;
+}
+
+/** The statistic names of an epoch message other than loss, in a stable order. */
+export function metricNames(message) {
+  const names = new Set();
+  for (const split of ["train", "valid"]) {
+    for (const key of Object.keys((message && message[split]) || {})) {
+      if (key !== "loss") names.add(key);
+    }
+  }
+  return [...names].sort();
+}
+
+/** The x of a batch message on the batch charts: `iter` counts training batches of the whole fit. */
+export function batchX(message) {
+  return Number.isFinite(message.iter) ? message.iter : null;
+}
+
+/** "epoch 2, iteration 130" for a stop reason or an early_stop message. */
+export function whereLabel(info) {
+  if (!info) return "";
+  const parts = [];
+  if (Number.isFinite(info.epoch)) parts.push(`epoch ${info.epoch + 1}`);
+  if (Number.isFinite(info.iter)) parts.push(`iteration ${info.iter}`);
+  return parts.join(", ");
+}
+
+/** A stop reason (object or string) as one sentence. */
+export function stopReasonText(reason) {
+  if (!reason) return "";
+  if (typeof reason === "string") return reason;
+  const where = whereLabel(reason);
+  const who = reason.source ? `${reason.source}: ` : "";
+  return `${who}${reason.message || "stopped"}${where ? ` (at ${where})` : ""}`;
+}

@@ -1,0 +1,121 @@
+// The run page's charts: batch loss (raw and smoothed), learning rate, loss and every metric
+// per epoch. Messages are added at any rate; draw() runs once per animation frame.
+import { COLORS, LiveChart } from "./charts.js";
+import { el } from "./dom.js";
+import { smoothNext } from "./decimate.js";
+import { batchX, epochNumber, metricNames, metricOf } from "./messages.js";
+
+const TRAIN = { color: COLORS[0] };
+const VALID = { color: COLORS[1], dash: [6, 4] };
+
+function metricTitle(name) {
+  const words = name.replace(/_/g, " ");
+  return `${words[0].toUpperCase()}${words.slice(1)} per epoch`;
+}
+
+export class RunCharts {
+  constructor(root) {
+    this.root = root;
+    this.smoothing = 0.9;
+    this.smoothState = {};
+    this.batch = new LiveChart(root.querySelector("#chart-batch-loss"), {
+      xLabel: "iteration",
+      series: [
+        { label: "loss", color: "#93c5fd", width: 1 },
+        { label: "smoothed", color: COLORS[0], width: 2 },
+      ],
+    });
+    this.lr = new LiveChart(root.querySelector("#chart-lr"), {
+      xLabel: "iteration",
+      series: [{ label: "lr", color: COLORS[2] }],
+      height: 160,
+    });
+    this.epochLoss = new LiveChart(root.querySelector("#chart-epoch-loss"), {
+      xLabel: "epoch",
+      xIsEpoch: true,
+      series: [
+        { label: "train", ...TRAIN },
+        { label: "valid", ...VALID },
+      ],
+    });
+    this.metricBox = root.querySelector("#metric-charts");
+    this.metrics = new Map(); // metric name -> LiveChart
+    this.wireSmoothing();
+  }
+
+  wireSmoothing() {
+    const slider = this.root.querySelector("#smoothing");
+    const output = this.root.querySelector("#smoothing-value");
+    if (!slider) return;
+    this.smoothing = Number(slider.value);
+    slider.addEventListener("input", () => {
+      this.smoothing = Number(slider.value);
+      output.textContent = this.smoothing.toFixed(2);
+      this.resmooth();
+      this.batch.draw();
+    });
+  }
+
+  resmooth() {
+    this.smoothState = {};
+    const smoothed = this.batch.ys[0].map((v) => smoothNext(this.smoothState, v, this.smoothing));
+    this.batch.replaceSeries(1, smoothed);
+  }
+
+  /** A batch message ({epoch, iter, n_iter?, loss, lr}). */
+  addBatch(message) {
+    const x = batchX(message);
+    if (x === null || !this.batch.accepts(x)) return; // already shown (history, replay)
+    const loss = typeof message.loss === "number" ? message.loss : null;
+    this.batch.append(x, [loss, smoothNext(this.smoothState, loss, this.smoothing)]);
+    if (typeof message.lr === "number") this.lr.append(x, [message.lr]);
+  }
+
+  /** An epoch message ({epoch, train: {...}, valid: {...}}). */
+  addEpoch(message) {
+    const x = epochNumber(message);
+    if (x === null) return;
+    this.epochLoss.append(x, [metricOf(message, "train", "loss"), metricOf(message, "valid", "loss")]);
+    for (const name of metricNames(message)) {
+      this.metricChart(name).append(x, [
+        metricOf(message, "train", name),
+        metricOf(message, "valid", name),
+      ]);
+    }
+  }
+
+  metricChart(name) {
+    let chart = this.metrics.get(name);
+    if (chart) return chart;
+    const figure = el(
+      "figure",
+      { class: "chart", id: `chart-metric-${name}`, "data-metric": name },
+      el(
+        "figcaption",
+        {},
+        el("span", { class: "chart-title" }, metricTitle(name)),
+        el("span", { class: "chart-last", "data-chart-last": true }),
+      ),
+      el("div", { "data-chart-body": true }),
+    );
+    this.metricBox.append(figure);
+    chart = new LiveChart(figure, {
+      xLabel: "epoch",
+      xIsEpoch: true,
+      series: [
+        { label: `train ${name}`, ...TRAIN },
+        { label: `valid ${name}`, ...VALID },
+      ],
+    });
+    this.metrics.set(name, chart);
+    return chart;
+  }
+
+  /** Redraw what changed (call once per animation frame). */
+  draw() {
+    this.batch.draw();
+    this.lr.draw();
+    this.epochLoss.draw();
+    for (const chart of this.metrics.values()) chart.draw();
+  }
+}

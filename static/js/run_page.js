@@ -1,0 +1,221 @@
+// The run page: history from the API, then the live stream, with no gap and no duplicate.
+// The REST history says up to which seq it goes; the WebSocket resumes after that seq and
+// again after every reconnect, and the charts drop any point at an x they already have.
+import { api, ApiError, query } from "./api.js";
+import { initConnectionBanner } from "./connection.js";
+import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
+import { FrameQueue } from "./frame_queue.js";
+import { epochLabel, whereLabel } from "./messages.js";
+import { RunCharts } from "./run_charts.js";
+import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
+import { MessageStream } from "./ws.js";
+
+const FINISHED_GRACE_MS = 1500; // late messages (a last epoch) may trail the final status
+
+const EVENTS_PAGE = 10000; // the most GET /api/runs/{id}/events returns at once
+
+/** Every stored message of a run after `afterSeq`, oldest first, page by page. */
+async function fetchEvents(runId, afterSeq = 0) {
+  const all = [];
+  let after = afterSeq;
+  for (;;) {
+    const params = query({ after_seq: after, limit: EVENTS_PAGE });
+    const page = await api(`/api/runs/${encodeURIComponent(runId)}/events${params}`);
+    all.push(...page);
+    if (page.length < EVENTS_PAGE) return all;
+    after = page[page.length - 1].seq;
+  }
+}
+
+class RunPage {
+  constructor(root) {
+    this.root = root;
+    this.runId = root.dataset.runId;
+    this.run = null;
+    this.charts = new RunCharts(root);
+    this.callbacks = new CallbacksPanel(root, this.runId);
+    this.log = new EventLog(root.querySelector("#event-log"));
+    this.queue = new FrameQueue((messages) => this.apply(messages));
+    this.stream = new MessageStream(`/ws/runs/${encodeURIComponent(this.runId)}`, {
+      resumeSeq: true,
+      onMessages: (messages) => this.queue.pushAll(messages),
+      onState: (state) => this.showLive(state),
+    });
+    this.stopRequestedAt = null;
+  }
+
+  async start() {
+    try {
+      await this.load();
+    } catch (err) {
+      this.showLoadError(err);
+    }
+  }
+
+  async load() {
+    this.run = await api(`/api/runs/${encodeURIComponent(this.runId)}`);
+    this.showRun();
+    this.callbacks.set(this.run.callbacks);
+    this.wireStop();
+    const specs = this.callbacks.load();
+    // The saved messages are the whole history (every batch message too); the stream then
+    // resumes after the last one's seq.
+    const events = await fetchEvents(this.runId);
+    this.apply(events);
+    const lastSeq = events.reduce((max, m) => Math.max(max, m.seq || 0), 0);
+    this.stream.markSeen(this.runId, lastSeq);
+    this.root.dataset.historySeq = String(lastSeq);
+    await specs.catch(() => {});
+    this.setStatus(this.run.status);
+    if (!FINISHED.has(this.run.status)) this.stream.connect();
+    else this.showLive("ended");
+    setInterval(() => this.showTimes(), 1000);
+  }
+
+  /** Apply messages in seq order: charts, log, status, callbacks; then one redraw. */
+  apply(messages) {
+    for (const message of messages) {
+      if (message.type === "batch") this.charts.addBatch(message);
+      else if (message.type === "epoch") this.epoch(message);
+      else if (message.type === "status") this.statusMessage(message);
+      else if (message.type === "callback") this.callbacks.apply(message);
+    }
+    this.log.add(messages);
+    this.charts.draw();
+  }
+
+  epoch(message) {
+    this.charts.addEpoch(message);
+    this.run.latest = message;
+    this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
+  }
+
+  statusMessage(message) {
+    this.run.status = message.status;
+    if (message.stop_reason) this.run.stop_reason = message.stop_reason;
+    if (message.error) this.run.error = message.error;
+    if (message.status === "running" && !this.run.started_at) {
+      this.run.started_at = new Date((message.time || Date.now() / 1000) * 1000).toISOString();
+    }
+    if (FINISHED.has(message.status)) this.finished(message);
+    this.setStatus(message.status);
+  }
+
+  async finished(message) {
+    const receivedAt = performance.now();
+    this.run.finished_at ??= new Date((message.time || Date.now() / 1000) * 1000).toISOString();
+    setTimeout(() => this.stream.close(), FINISHED_GRACE_MS);
+    const delay = this.stopRequestedAt === null ? null : (receivedAt - this.stopRequestedAt) / 1000;
+    this.stopRequestedAt = null;
+    try {
+      Object.assign(this.run, await api(`/api/runs/${encodeURIComponent(this.runId)}`));
+    } catch {
+      // the status message alone still says how the run ended
+    }
+    this.showStopResult(delay);
+    renderConfig(this.root.querySelector("#run-config"), this.run);
+  }
+
+  setStatus(status) {
+    setBadge(this.root.querySelector("#run-status"), status);
+    const live = !FINISHED.has(status);
+    const stop = this.root.querySelector("#stop-button");
+    stop.hidden = !live;
+    stop.disabled = !live || this.stopRequestedAt !== null;
+    this.callbacks.setLive(live);
+    this.showTimes();
+    if (!live) this.showStopResult(null);
+  }
+
+  showRun() {
+    const run = this.run;
+    document.title = `${run.name || run.id} · fitboard`;
+    this.root.querySelector("#run-name").textContent = run.name || run.id;
+    this.root.querySelector("#run-recipe").textContent = run.recipe || "–";
+    this.root.querySelector("#run-epoch").textContent = epochLabel(run.latest, run);
+    renderConfig(this.root.querySelector("#run-config"), run);
+    this.setStatus(run.status);
+  }
+
+  showTimes() {
+    const run = this.run;
+    if (!run) return;
+    this.root.querySelector("#run-started").textContent = formatTime(run.started_at);
+    this.root.querySelector("#run-duration").textContent = run.started_at
+      ? formatDuration(run.started_at, run.finished_at)
+      : "–";
+  }
+
+  /** "Stopped at epoch 2, iteration 130, 0.21 s after the request." */
+  showStopResult(delaySeconds) {
+    const run = this.run;
+    const node = this.root.querySelector("#stop-result");
+    const reason = run.stop_reason;
+    if (run.status === "failed" && run.error) {
+      node.textContent = `Failed: ${run.error}`;
+    } else if (reason && typeof reason === "object") {
+      const where = whereLabel(reason);
+      const after = delaySeconds === null ? "" : `, ${delaySeconds.toFixed(2)} s after the request`;
+      const at = where ? `at ${where}` : "before training started";
+      const why = reason.message ? ` ${reason.message}` : "";
+      const by = reason.source && reason.source !== "user" ? ` (${reason.source})` : "";
+      node.textContent = `Stopped ${at}${after}.${why}${by}`;
+    } else if (reason) {
+      node.textContent = `Stopped: ${reason}`;
+    } else if (delaySeconds !== null) {
+      node.textContent = `The run ended (${run.status}) before the stop took effect.`;
+    } else {
+      return;
+    }
+    node.hidden = false;
+  }
+
+  wireStop() {
+    const button = this.root.querySelector("#stop-button");
+    const dialog = this.root.querySelector("#stop-dialog");
+    button.addEventListener("click", () => dialog.showModal());
+    dialog.addEventListener("close", () => {
+      if (dialog.returnValue === "stop") this.requestStop();
+      else button.focus();
+    });
+  }
+
+  async requestStop() {
+    const button = this.root.querySelector("#stop-button");
+    const node = this.root.querySelector("#stop-result");
+    button.disabled = true;
+    this.stopRequestedAt = performance.now();
+    node.textContent = "Stop requested; the run stops at its next batch…";
+    node.hidden = false;
+    try {
+      await api(`/api/runs/${encodeURIComponent(this.runId)}/stop`, { method: "POST" });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      this.stopRequestedAt = null;
+      node.textContent = `Could not stop the run: ${err.message}`;
+      button.disabled = FINISHED.has(this.run.status);
+    }
+  }
+
+  showLive(state) {
+    const node = this.root.querySelector("#run-live");
+    node.dataset.state = state;
+    const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "finished" };
+    node.textContent = labels[state] || state;
+  }
+
+  showLoadError(err) {
+    const node = this.root.querySelector("#run-error");
+    if (err instanceof ApiError && err.status === 404) {
+      node.textContent = `There is no run with id ${this.runId}. It may have been deleted.`;
+    } else {
+      node.textContent = `Could not load the run: ${err.message}`;
+    }
+    node.hidden = false;
+    setBadge(this.root.querySelector("#run-status"), "unknown");
+    this.showLive("ended");
+  }
+}
+
+initConnectionBanner();
+new RunPage(document.getElementById("run-root")).start();

@@ -1,0 +1,188 @@
+// The run page's panels: attached callbacks (attach / detach), the event log, the config.
+import { api, ApiError } from "./api.js";
+import { el, formatNumber, formatTime, replaceChildren, STATUS_LABELS } from "./dom.js";
+import { fillSelect, listOf, schemaOf } from "./launch_form.js";
+import { epochNumber, metricNames, metricOf, stopReasonText, whereLabel } from "./messages.js";
+import { buildSchemaFields, clearErrors, showErrors } from "./schema_form.js";
+
+function paramsText(params) {
+  const entries = Object.entries(params || {});
+  if (!entries.length) return "default parameters";
+  return entries.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : v}`).join(", ");
+}
+
+export class CallbacksPanel {
+  constructor(root, runId) {
+    this.runId = runId;
+    this.list = root.querySelector("#callback-list");
+    this.form = root.querySelector("#attach-form");
+    this.select = root.querySelector("#attach-select");
+    this.paramsBox = root.querySelector("#attach-params");
+    this.closedNote = root.querySelector("#attach-closed");
+    this.attached = new Map(); // callback id -> {id, name, params}
+    this.specs = [];
+    this.live = false;
+  }
+
+  async load() {
+    this.specs = listOf(await api("/api/callbacks"), "callbacks");
+    fillSelect(this.select, this.specs);
+    this.select.addEventListener("change", () => this.showSpec());
+    this.form.addEventListener("submit", (event) => this.attach(event));
+    this.showSpec();
+  }
+
+  showSpec() {
+    const spec = this.specs.find((s) => s.name === this.select.value);
+    replaceChildren(this.paramsBox);
+    this.form.querySelector("#attach-help").textContent = spec ? spec.description || "" : "";
+    this.params = spec ? buildSchemaFields(this.paramsBox, schemaOf(spec), "params.") : null;
+  }
+
+  /** Attaching only makes sense while the run can still train. */
+  setLive(live) {
+    this.live = live;
+    this.form.hidden = !live;
+    this.closedNote.hidden = live;
+    this.render();
+  }
+
+  set(callbacks) {
+    this.attached.clear();
+    for (const cb of callbacks || []) this.attached.set(cb.id, cb);
+    this.render();
+  }
+
+  /** A `callback` message: attached or detached. */
+  apply(message) {
+    if (message.action === "detached") this.attached.delete(message.id);
+    else this.attached.set(message.id, { id: message.id, name: message.name, params: message.params });
+    this.render();
+  }
+
+  render() {
+    const items = [...this.attached.values()].map((cb) => {
+      const detach = el("button", { type: "button", class: "button-quiet" }, "Detach");
+      detach.setAttribute("aria-label", `Detach ${cb.name}`);
+      detach.hidden = !this.live;
+      detach.addEventListener("click", () => this.detach(cb, detach));
+      return el(
+        "li",
+        { "data-callback-id": cb.id },
+        el("div", {}, el("strong", {}, cb.name), " ", el("span", { class: "params" }, paramsText(cb.params))),
+        detach,
+      );
+    });
+    if (!items.length) items.push(el("li", { class: "empty" }, "No callbacks attached."));
+    replaceChildren(this.list, items);
+  }
+
+  async attach(event) {
+    event.preventDefault();
+    clearErrors(this.form);
+    const submit = this.form.querySelector("#attach-submit");
+    submit.disabled = true;
+    try {
+      const body = { name: this.select.value, params: this.params ? this.params.collect() : {} };
+      const cb = await api(`/api/runs/${encodeURIComponent(this.runId)}/callbacks`, {
+        method: "POST",
+        body,
+      });
+      if (cb && cb.id) this.apply({ action: "attached", ...cb });
+      this.showSpec(); // fresh fields for the next one
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showErrors(this.form, err);
+    } finally {
+      submit.disabled = !this.live;
+    }
+  }
+
+  async detach(cb, button) {
+    button.disabled = true;
+    try {
+      await api(`/api/runs/${encodeURIComponent(this.runId)}/callbacks/${encodeURIComponent(cb.id)}`, {
+        method: "DELETE",
+      });
+      this.apply({ action: "detached", id: cb.id });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      button.disabled = false;
+      const box = this.form.querySelector("[data-form-error]");
+      box.textContent = `Could not detach ${cb.name}: ${err.message}`;
+      box.hidden = false;
+    }
+  }
+}
+
+function clock(message) {
+  if (!Number.isFinite(message.time)) return "";
+  return new Date(message.time * 1000).toLocaleTimeString();
+}
+
+/** The log line for a message, or null for messages the log does not show (batches). */
+function describe(message) {
+  switch (message.type) {
+    case "status": {
+      const label = STATUS_LABELS[message.status] || message.status;
+      if (message.error) return { kind: "error", text: `${label}: ${message.error}` };
+      const reason = stopReasonText(message.stop_reason);
+      return { kind: "status", text: reason ? `${label} — ${reason}` : label };
+    }
+    case "early_stop": {
+      const value = Number.isFinite(message.value) ? ` (${message.monitor} = ${formatNumber(message.value)})` : "";
+      return { kind: "early_stop", text: `${message.reason || "early stop"}${value}, at ${whereLabel(message)}` };
+    }
+    case "callback":
+      return { kind: "callback", text: `${message.action} ${message.name} (${paramsText(message.params)})` };
+    case "epoch": {
+      const stats = ["loss", ...metricNames(message)].map(
+        (name) => `${name} ${formatNumber(metricOf(message, "train", name))} / ${formatNumber(metricOf(message, "valid", name))}`,
+      );
+      return { kind: "epoch", text: `epoch ${epochNumber(message)}: ${stats.join(", ")} (train / valid)` };
+    }
+    case "error":
+      return { kind: "error", text: message.message || message.error || "error" };
+    default:
+      return null;
+  }
+}
+
+export class EventLog {
+  constructor(list) {
+    this.list = list;
+  }
+
+  add(messages) {
+    const lines = [];
+    for (const message of messages) {
+      const line = describe(message);
+      if (!line) continue;
+      lines.push(
+        el(
+          "li",
+          { class: `event-${line.kind}`, "data-seq": message.seq, "data-type": message.type },
+          el("span", { class: "event-kind" }, line.kind.replace("_", " ")),
+          line.text,
+          el("span", { class: "event-meta" }, clock(message)),
+        ),
+      );
+    }
+    if (!lines.length) return;
+    const atBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 8;
+    this.list.append(...lines);
+    if (atBottom) this.list.scrollTop = this.list.scrollHeight; // follow, unless reading back
+  }
+}
+
+/** The run's configuration as a definition list. */
+export function renderConfig(dl, run) {
+  const rows = [
+    ["Run id", run.id],
+    ["Recipe", run.recipe],
+    ...Object.entries(run.params || {}).map(([k, v]) => [k, v === null ? "–" : JSON.stringify(v)]),
+    ["Created", formatTime(run.created_at)],
+    ["Finished", formatTime(run.finished_at)],
+  ];
+  replaceChildren(dl, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v ?? "–"))]));
+}

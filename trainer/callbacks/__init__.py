@@ -1,0 +1,20 @@
+"""The callbacks users expect, one module per family."""
+
+from . import checkpointing, gradient, precision, progress, recorder, schedule, stopping
+from .checkpointing import *
+from .gradient import *
+from .precision import *
+from .progress import *
+from .recorder import *
+from .schedule import *
+from .stopping import *
+
+__all__ = [
+    *checkpointing.__all__,
+    *gradient.__all__,
+    *precision.__all__,
+    *progress.__all__,
+    *recorder.__all__,
+    *schedule.__all__,
+    *stopping.__all__,
+]

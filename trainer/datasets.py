@@ -1,0 +1,131 @@
+"""Built-in datasets that need no download: digits (default), synthetic, and local MNIST.
+
+Every loader returns `x_train, y_train, x_valid, y_valid` as tensors: inputs flattened,
+float32 and normalised with the training set's mean and standard deviation; labels int64.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["DATASETS", "get_data", "load_digits", "load_mnist", "make_synthetic", "normalize"]
+
+Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def normalize(
+    x: torch.Tensor, mean: torch.Tensor | float, std: torch.Tensor | float
+) -> torch.Tensor:
+    """`(x - mean) / std`, the notebook's normalisation."""
+    return (x - mean) / std
+
+
+def _normalized(x_train: torch.Tensor, x_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, std = x_train.mean(), x_train.std()  # training statistics only: no validation leak
+    return normalize(x_train, mean, std), normalize(x_valid, mean, std)
+
+
+def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features), split with `seed`."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    if not 0 < valid_pct < 1:
+        raise ValueError(f"valid_pct must lie in (0, 1), got {valid_pct}")
+    bunch = sk_load_digits()
+    x = torch.tensor(bunch.data, dtype=torch.float32)
+    y = torch.tensor(bunch.target, dtype=torch.int64)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_valid = round(len(x) * valid_pct)
+    train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
+    x_train, x_valid = _normalized(x[train_idx], x[valid_idx])
+    return x_train, y[train_idx], x_valid, y[valid_idx]
+
+
+def make_synthetic(
+    n_train: int = 50_000,
+    n_valid: int = 10_000,
+    *,
+    seed: int = 0,
+    n_features: int = 784,
+    c: int = 10,
+) -> Split:
+    """MNIST-shaped, learnable data: noisy copies of one random prototype per class."""
+    if n_train < 1 or n_valid < 1:
+        raise ValueError(f"n_train and n_valid must be >= 1, got {n_train} and {n_valid}")
+    g = torch.Generator().manual_seed(seed)
+    prototypes = torch.randn(c, n_features, generator=g) * 0.2
+    y = torch.randint(0, c, (n_train + n_valid,), generator=g)
+    x = prototypes[y] + torch.randn(n_train + n_valid, n_features, generator=g)
+    x_train, x_valid = _normalized(x[:n_train], x[n_train:])
+    return x_train, y[:n_train], x_valid, y[n_train:]
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (the MNIST distribution format), gzipped or not."""
+    path = Path(path)
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: header says {dims}, file holds {data.size} values")
+    return data.reshape(dims)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (f"{stem}.gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder} has no {stem}.gz (or {stem})")
+
+
+def _mnist_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if path.is_dir():
+        return read_idx(_find(path, "train-images-idx3-ubyte")), read_idx(
+            _find(path, "train-labels-idx1-ubyte")
+        )
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:  # never unpickle a file
+            if "x_train" not in npz or "y_train" not in npz:
+                raise ValueError(f"{path} needs arrays x_train and y_train, has {list(npz)}")
+            return npz["x_train"], npz["y_train"]
+    raise ValueError(f"{path}: give a folder of IDX files or an .npz file")
+
+
+def load_mnist(path: str | Path | None = None, *, n_valid: int = 10_000) -> Split:
+    """MNIST from files you already have: a folder of the IDX files, or an `.npz`.
+
+    The last `n_valid` training images are the validation set (the notebook's 50,000/10,000).
+    """
+    if path is None:
+        raise ValueError("mnist is read from local files: pass path= (it is never downloaded)")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no MNIST files at {path}")
+    images, labels = _mnist_arrays(path)
+    if len(images) != len(labels) or len(images) <= n_valid:
+        raise ValueError(f"{path}: {len(images)} images, {len(labels)} labels, n_valid={n_valid}")
+    x = torch.tensor(images.reshape(len(images), -1), dtype=torch.float32) / 255.0
+    y = torch.tensor(labels.astype(np.int64))
+    x_train, x_valid = _normalized(x[:-n_valid], x[-n_valid:])
+    return x_train, y[:-n_valid], x_valid, y[-n_valid:]
+
+
+DATASETS = {"digits": load_digits, "synthetic": make_synthetic, "mnist": load_mnist}
+
+
+def get_data(name: str = "digits", **options: Any) -> Split:
+    """`x_train, y_train, x_valid, y_valid` of a built-in dataset (digits unless named)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name](**options)
