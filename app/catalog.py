@@ -169,12 +169,14 @@ class MonitorParams(CallbackParams):
     """A metric to watch: `<train|valid>_<stat>` such as `valid_loss` or `valid_accuracy`."""
 
     monitor: str = Field(
-        "valid_loss",
+        default="valid_loss",
         pattern=r"^(train|valid)_[a-z][a-z0-9_]*$",
         max_length=64,
         description="The epoch statistic to watch, e.g. valid_loss or valid_accuracy.",
     )
-    mode: Mode = Field("auto", description="auto: minimise names holding 'loss', else maximise.")
+    mode: Mode = Field(
+        default="auto", description="auto: minimise names holding 'loss', else maximise."
+    )
 
     @field_validator("monitor")
     @classmethod
@@ -191,8 +193,10 @@ class MonitorParams(CallbackParams):
 
 
 class EarlyStoppingParams(MonitorParams):
-    patience: int = Field(3, ge=0, le=MAX_EPOCH_COUNT, description="Epochs without improvement.")
-    min_delta: float = Field(0.0, ge=0, le=1e9, description="Smallest change that counts.")
+    patience: int = Field(
+        default=3, ge=0, le=MAX_EPOCH_COUNT, description="Epochs without improvement."
+    )
+    min_delta: float = Field(default=0.0, ge=0, le=1e9, description="Smallest change that counts.")
 
 
 @entry("early_stopping", "Stop when a metric stops improving.", EarlyStoppingParams)
@@ -201,7 +205,9 @@ def _early_stopping(params: EarlyStoppingParams, ctx: CallbackContext) -> Callba
 
 
 class StopAfterItersParams(CallbackParams):
-    n: int = Field(100, ge=1, le=10_000_000, description="Training batches before stopping.")
+    n: int = Field(
+        default=100, ge=1, le=10_000_000, description="Training batches before stopping."
+    )
 
 
 @entry("stop_after_iters", "Stop after a number of training batches.", StopAfterItersParams)
@@ -211,7 +217,10 @@ def _stop_after_iters(params: StopAfterItersParams, ctx: CallbackContext) -> Cal
 
 class TimeLimitParams(CallbackParams):
     seconds: float = Field(
-        600.0, gt=0, le=WEEK_SECONDS, description="Wall-clock seconds from when it is attached."
+        default=600.0,
+        gt=0,
+        le=WEEK_SECONDS,
+        description="Wall-clock seconds from when it is attached.",
     )
 
 
@@ -231,7 +240,7 @@ def _terminate_on_nan(params: NoParams, ctx: CallbackContext) -> Callback:
 
 class CheckpointParams(MonitorParams):
     every: Literal["epoch", "best"] = Field(
-        "epoch",
+        default="epoch",
         description="epoch: last.pt after every epoch; best: best.pt when monitor improves.",
     )
 
@@ -242,10 +251,14 @@ def _checkpoint(params: CheckpointParams, ctx: CallbackContext) -> Callback:
 
 
 class LRScheduleParams(CallbackParams):
-    kind: Literal["one_cycle", "cosine"] = Field("one_cycle", description="Shape of the schedule.")
-    lr_max: float = Field(0.5, gt=0, le=10, description="Peak learning rate.")
-    lr_min: float = Field(0.0, ge=0, le=10, description="cosine: final learning rate.")
-    pct_start: float = Field(0.3, gt=0, lt=1, description="one_cycle: fraction spent warming up.")
+    kind: Literal["one_cycle", "cosine"] = Field(
+        default="one_cycle", description="Shape of the schedule."
+    )
+    lr_max: float = Field(default=0.5, gt=0, le=10, description="Peak learning rate.")
+    lr_min: float = Field(default=0.0, ge=0, le=10, description="cosine: final learning rate.")
+    pct_start: float = Field(
+        default=0.3, gt=0, lt=1, description="one_cycle: fraction spent warming up."
+    )
 
     @field_validator("lr_min")
     @classmethod
@@ -268,7 +281,9 @@ def _lr_schedule(params: LRScheduleParams, ctx: CallbackContext) -> Callback:
 
 
 class GradientClipParams(CallbackParams):
-    max_norm: float = Field(1.0, gt=0, le=1e6, description="Largest L2 norm of all gradients.")
+    max_norm: float = Field(
+        default=1.0, gt=0, le=1e6, description="Largest L2 norm of all gradients."
+    )
 
 
 @entry("gradient_clip", "Clip the gradients' global norm before each step.", GradientClipParams)
@@ -277,7 +292,7 @@ def _gradient_clip(params: GradientClipParams, ctx: CallbackContext) -> Callback
 
 
 class SetHyperparameterParams(CallbackParams):
-    hyperparameter: HyperName = Field("lr", description="Optimizer setting to change.")
+    hyperparameter: HyperName = Field(default="lr", description="Optimizer setting to change.")
     value: float = Field(
         description="New value: lr in (0, 10], momentum in [0, 0.999], weight_decay in [0, 1]."
     )

@@ -150,7 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Train RECIPE in this terminal with a progress bar, storing the run in the dashboard's
     database (it appears in the dashboard's list). Ctrl-C stops the run at the next batch;
-    a second Ctrl-C abandons it (recorded as interrupted)."""
+    a second Ctrl-C quits without waiting for the run's last messages."""
     from app.recipes import load_recipe_modules
 
     settings = _settings(args)

@@ -67,19 +67,21 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        Path("./fitboard-data"),
+        default=Path("./fitboard-data"),
         description="Directory for the SQLite database, run directories and checkpoints.",
     )
     database_url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the database; unset means SQLite at "
         "`<data_dir>/fitboard.db`.",
     )
     host: str = Field(
-        "127.0.0.1",
+        default="127.0.0.1",
         description="Interface `fitboard serve` binds to. Anything but loopback needs a token.",
     )
-    port: int = Field(8000, ge=1, le=65535, description="TCP port `fitboard serve` listens on.")
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="TCP port `fitboard serve` listens on."
+    )
     workers: int = Field(
         default_factory=default_workers,
         ge=1,
@@ -88,7 +90,7 @@ class Settings(BaseSettings):
         "Default: half the CPU cores, at least 1.",
     )
     token: SecretStr | None = Field(
-        None,
+        default=None,
         description="Bearer token every API call and WebSocket must carry; unset means no "
         f"authentication (loopback only). At least {MIN_TOKEN_LENGTH} characters.",
     )
@@ -103,19 +105,19 @@ class Settings(BaseSettings):
         "to register your own recipes.",
     )
     datasets_dir: Path | None = Field(
-        None,
+        default=None,
         description="The only directory a recipe may read local dataset files (MNIST) from; "
         "unset means `<data_dir>/datasets`.",
     )
     torch_threads: int = Field(
-        1,
+        default=1,
         ge=1,
         le=256,
         description="Intra-op threads per run (torch.set_num_threads). 1 is fastest on a "
         "shared machine; raise it for one run on many cores.",
     )
     allow_unauthenticated: bool = Field(
-        False,
+        default=False,
         description="Permit binding to a non-loopback host without a token (only behind a proxy "
         "that authenticates).",
     )

@@ -11,18 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-__all__ = ["ALL_RUNS_TYPES", "EventHub", "Subscriber", "SubscriberLagging"]
+__all__ = ["ALL_RUNS_TYPES", "EventHub", "Published", "Subscriber", "SubscriberLagging", "to_json"]
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+
+
+class Published(dict[str, Any]):
+    """A message as the hub dispatched it, with its JSON text encoded once for every client."""
+
+    __slots__ = ("json",)
+    json: str
+
+
+def to_json(message: Message) -> str:
+    """The message's JSON text (encoded once per message, however many clients receive it)."""
+    if isinstance(message, Published):
+        return message.json
+    return json.dumps(message, separators=(",", ":"))
+
+
 # What `WS /ws/runs` (every run at once) carries: enough for a list page, no batch traffic.
 ALL_RUNS_TYPES = frozenset({"status", "epoch"})
 SAVE_ATTEMPTS = 3
@@ -119,7 +136,7 @@ class EventHub:
                 raise RuntimeError("EventHub.start() has not run")
             seq = self._next_seq[run_id]
             self._next_seq[run_id] = seq + 1
-            stamped = {**message, "run_id": run_id, "seq": seq, "time": time.time()}
+            stamped = Published(message, run_id=run_id, seq=seq, time=time.time())
             self._loop.call_soon_threadsafe(self._dispatch, stamped)
         return seq
 
@@ -181,7 +198,7 @@ class EventHub:
         run_id: str,
         after_seq: int,
         load_saved: Callable[[str, int], list[Message]],
-    ) -> AsyncIterator[Message]:
+    ) -> AsyncGenerator[Message, None]:
         """Every message of a run with seq > after_seq: saved ones, then live; no gap, no repeat.
 
         Subscribes before reading the store, so a message is either in the store or queued.
@@ -201,7 +218,7 @@ class EventHub:
         finally:
             self.unsubscribe(subscriber)
 
-    async def stream_all(self) -> AsyncIterator[Message]:
+    async def stream_all(self) -> AsyncGenerator[Message, None]:
         """Every run's status and epoch messages, live."""
         subscriber = self.subscribe(None)
         try:
@@ -210,7 +227,8 @@ class EventHub:
         finally:
             self.unsubscribe(subscriber)
 
-    def _dispatch(self, message: Message) -> None:
+    def _dispatch(self, message: Published) -> None:
+        message.json = json.dumps(message, separators=(",", ":"))
         run_id = message["run_id"]
         self._unsaved.setdefault(run_id, deque()).append(message)
         self._to_save.append(message)

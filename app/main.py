@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,15 +22,19 @@ from app.api.routes import callbacks, health, recipes, runs, ws
 from app.config import Settings, get_settings
 from app.db import Store, init_db, make_engine
 from app.hub import EventHub
-from app.manager import InvalidRequest, RunManager, RunNotFound, RunStateConflict
+from app.manager import RunManager, RunNotFound, RunStateConflict
 from app.paths import STATIC_DIR
 from app.recipes import load_recipe_modules, registry
+from app.validation import InvalidRequest
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next batch
+# The event loop waits for the GIL while a run trains; at the default 5 ms each hand-over
+# (request -> thread pool -> loop -> WebSocket) adds up to tens of ms (bench/service.py).
+GIL_SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     engine = make_engine(settings.database_url or "")
     await asyncio.to_thread(init_db, engine)
     store = Store(engine)

@@ -18,24 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 
-from app.catalog import CallbackContext, UnknownCallbackError, catalog
+from app.catalog import CallbackContext, catalog
 from app.config import Settings
 from app.db import RunStatus, Store
 from app.db.models import CallbackRow, RunRow
 from app.hub import EventHub
-from app.recipes import RecipeRegistry, UnknownRecipeError
+from app.recipes import RecipeRegistry
 from app.stats_callback import WebSocketStatsCallback
-from trainer import AvgStatsCallback, Callback, Runner, StopReason, metric_name
+from app.validation import check_callback, check_callbacks, check_run_params
+from trainer import AvgStatsCallback, Callback, Runner, StopReason
 
-__all__ = ["InvalidRequest", "RunManager", "RunNotFound", "RunStateConflict"]
+__all__ = ["RunManager", "RunNotFound", "RunStateConflict"]
 
 log = logging.getLogger(__name__)
 
 SAVE_TIMEOUT = 30.0  # seconds a finished run waits for its messages to reach the database
-
-Loc = tuple[str | int, ...]
 
 
 class RunNotFound(LookupError):
@@ -48,22 +46,6 @@ class RunStateConflict(Exception):
     def __init__(self, run_id: str, status: str, action: str, hint: str = "") -> None:
         self.status = status
         super().__init__(f"run {run_id} is {status}: cannot {action}{hint}")
-
-
-class InvalidRequest(ValueError):
-    """Parameters that fail validation; `errors` are pydantic-style, `loc` from the body."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
-
-    @classmethod
-    def from_validation(cls, exc: ValidationError, prefix: Loc) -> InvalidRequest:
-        return cls([_error(prefix + tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()])
-
-
-def _error(loc: Loc, msg: str, kind: str = "value_error") -> dict[str, Any]:
-    return {"type": kind, "loc": list(loc), "msg": msg}
 
 
 @dataclass
@@ -97,7 +79,8 @@ class RunManager:
         torch.set_num_threads(self.settings.torch_threads)
         for run_id in self.store.interrupt_unfinished():
             self.hub.open_run(run_id, self.store.last_seq(run_id))
-            self._publish_status(self.store.get_run(run_id))
+            row = self.get(run_id)
+            self._publish_status(run_id, row.status, row.stop_reason, row.error)
         for index in range(self.settings.workers):
             worker = threading.Thread(target=self._work, name=f"run-worker-{index}", daemon=True)
             worker.start()
@@ -135,19 +118,8 @@ class RunManager:
         name: str | None = None,
     ) -> RunRow:
         """Validate a run request and queue it; InvalidRequest names each bad field."""
-        valid_params = self._validate_recipe(recipe, params)
-        errors: list[dict[str, Any]] = []
-        checked: list[tuple[str, str, dict[str, Any]]] = []
-        for index, (cb_name, cb_params) in enumerate(callbacks):
-            try:
-                at = ("body", "callbacks", index)
-                cb_valid = self._validate_callback(recipe, cb_name, cb_params, at)
-            except InvalidRequest as exc:
-                errors += exc.errors
-                continue
-            checked.append((_new_id(8), cb_name, cb_valid))
-        if errors:
-            raise InvalidRequest(errors)
+        valid_params = check_run_params(self.recipes, recipe, params, self.settings.datasets_dir)
+        checked = check_callbacks(self.recipes, recipe, callbacks)
         run_id = _new_id(6)
         with self._lock:
             row = self.store.create_run(
@@ -155,7 +127,7 @@ class RunManager:
                 name=name or f"{recipe}-{run_id[:6]}",
                 recipe=recipe,
                 params=valid_params,
-                callbacks=checked,
+                callbacks=[(_new_id(8), cb_name, cb_params) for cb_name, cb_params in checked],
             )
             self.hub.open_run(run_id)
             self._enqueue(row)
@@ -168,14 +140,24 @@ class RunManager:
             raise RunNotFound(f"no run with id {run_id!r}")
         return row
 
+    def request_stop(self, run_id: str) -> bool:
+        """Ask a run this process is training to stop at its next batch; False if it is not one.
+
+        Touches only memory (never blocks), so an async route can call it on the event loop.
+        """
+        live = self._live.get(run_id)  # a dict read is atomic; no lock needed to look
+        if live is None:
+            return False
+        live.runner.request_stop("stopped by user", source="user")
+        return True
+
     def stop(self, run_id: str) -> RunRow:
         """Ask a running run to stop at its next batch; cancel a queued one."""
         with self._lock:
+            if self.request_stop(run_id):
+                return self.get(run_id)
             row = self.get(run_id)
-            live = self._live.get(run_id)
-            if live is not None:
-                live.runner.request_stop("stopped by user", source="user")
-            elif row.status == RunStatus.QUEUED.value and run_id in self._queued:
+            if row.status == RunStatus.QUEUED.value and run_id in self._queued:
                 self._finish_queued(
                     run_id, RunStatus.STOPPED, "cancelled by user before it started"
                 )
@@ -217,7 +199,7 @@ class RunManager:
     def attach(self, run_id: str, name: str, params: dict[str, Any]) -> CallbackRow:
         """Attach a catalog callback: to a queued run now, to a running one at the next batch."""
         row = self.get(run_id)
-        valid = self._validate_callback(row.recipe, name, params, ("body",))
+        valid = check_callback(self.recipes, row.recipe, name, params, ("body",))
         with self._lock:
             row = self.get(run_id)
             if RunStatus(row.status).finished:
@@ -247,45 +229,16 @@ class RunManager:
             self.store.remove_callback(run_id, cb_id)
             self._publish_callback(run_id, "detached", cb_row)
 
-    # --- validation -------------------------------------------------------------------------
-
-    def _validate_recipe(self, recipe: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            valid = self.recipes.validate_params(
-                recipe, params, datasets_dir=self.settings.datasets_dir
-            )
-        except UnknownRecipeError as exc:
-            raise InvalidRequest([_error(("body", "recipe"), str(exc))]) from None
-        except ValidationError as exc:
-            raise InvalidRequest.from_validation(exc, ("body", "params")) from None
-        return valid.model_dump(mode="json")
-
-    def _validate_callback(
-        self, recipe: str, name: str, params: dict[str, Any], at: Loc
-    ) -> dict[str, Any]:
-        try:
-            valid = catalog.validate_params(name, params, monitors=self._monitors(recipe))
-        except UnknownCallbackError as exc:
-            raise InvalidRequest([_error((*at, "name"), str(exc))]) from None
-        except ValidationError as exc:
-            raise InvalidRequest.from_validation(exc, (*at, "params")) from None
-        return valid.model_dump(mode="json")
+    # --- workers ----------------------------------------------------------------------------
 
     def _build_callback(self, run_id: str, name: str, params: dict[str, Any]) -> Callback:
         valid = catalog.validate_params(name, params)
         return catalog.build(name, valid, CallbackContext(run_dir=self.settings.run_dir(run_id)))
 
-    def _monitors(self, recipe: str) -> list[str]:
-        """The epoch statistics a callback may watch in a run of `recipe` (`valid_loss`...)."""
-        names = ["loss", *(metric_name(m) for m in self.recipes.get(recipe).metrics)]
-        return [f"{phase}_{name}" for phase in ("train", "valid") for name in names]
-
-    # --- workers ----------------------------------------------------------------------------
-
     def _enqueue(self, row: RunRow) -> None:
         self._queued.add(row.id)
         self._queue.put(row.id)
-        self._publish_status(row)
+        self._publish_status(row.id, row.status)
 
     def _work(self) -> None:
         torch.set_num_threads(self.settings.torch_threads)  # per thread: set it deliberately
@@ -313,7 +266,7 @@ class RunManager:
             ):
                 return None
             row = self.get(run_id)
-            self._publish_status(row)
+            self._publish_status(row.id, row.status)
             error, metrics, callbacks = None, [], {}
             try:
                 metrics = list(self.recipes.get(row.recipe).metrics)
@@ -351,23 +304,25 @@ class RunManager:
             self.hub.wait_saved(run_id, SAVE_TIMEOUT)
         except Exception:  # the database is slow or down: the status must still be recorded
             log.warning("run %s: its messages were not all saved in time", run_id, exc_info=True)
+        stop_reason = _reason_dict(reason) if error is None else None
         with self._lock:
             self._live.pop(run_id, None)
             self.store.transition(
-                run_id,
-                from_=[RunStatus.RUNNING],
-                to=status,
-                stop_reason=_reason_dict(reason) if error is None else None,
-                error=error,
+                run_id, from_=[RunStatus.RUNNING], to=status, stop_reason=stop_reason, error=error
             )
-            self._publish_status(self.get(run_id))
+            self._publish_status(run_id, status.value, stop_reason, error)
 
     def _finish_queued(self, run_id: str, status: RunStatus, message: str) -> None:
-        reason = {"source": "user" if status is RunStatus.STOPPED else "shutdown"}
-        reason |= {"message": message, "epoch": None, "iter": None, "details": {}}
+        reason: dict[str, Any] = {
+            "source": "user" if status is RunStatus.STOPPED else "shutdown",
+            "message": message,
+            "epoch": None,
+            "iter": None,
+            "details": {},
+        }
         self._queued.discard(run_id)
         if self.store.transition(run_id, from_=[RunStatus.QUEUED], to=status, stop_reason=reason):
-            self._publish_status(self.get(run_id))
+            self._publish_status(run_id, status.value, reason)
 
     # --- checkpoints ------------------------------------------------------------------------
 
@@ -383,15 +338,19 @@ class RunManager:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _publish_status(self, row: RunRow | None) -> None:
-        if row is None:
-            return
-        message: dict[str, Any] = {"type": "status", "status": row.status}
-        if row.stop_reason is not None:
-            message["stop_reason"] = row.stop_reason
-        if row.error is not None:
-            message["error"] = row.error
-        self.hub.publish(row.id, message)
+    def _publish_status(
+        self,
+        run_id: str,
+        status: str,
+        stop_reason: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        message: dict[str, Any] = {"type": "status", "status": status}
+        if stop_reason is not None:
+            message["stop_reason"] = stop_reason
+        if error is not None:
+            message["error"] = error
+        self.hub.publish(run_id, message)
 
     def _publish_callback(self, run_id: str, action: str, cb: CallbackRow) -> None:
         message = {"type": "callback", "action": action, "id": cb.id, "name": cb.name}

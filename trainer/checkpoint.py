@@ -34,7 +34,7 @@ def _stateful_callbacks(cbs: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _rng_state(run: Any) -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),

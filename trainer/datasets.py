@@ -7,6 +7,7 @@ float32 and normalised with the training set's mean and standard deviation; labe
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,14 @@ def make_synthetic(
     return x_train, y[:n_train], x_valid, y[n_train:]
 
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES: dict[int, Any] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -121,7 +129,11 @@ def load_mnist(path: str | Path | None = None, *, n_valid: int = 10_000) -> Spli
     return x_train, y[:-n_valid], x_valid, y[-n_valid:]
 
 
-DATASETS = {"digits": load_digits, "synthetic": make_synthetic, "mnist": load_mnist}
+DATASETS: dict[str, Callable[..., Split]] = {
+    "digits": load_digits,
+    "synthetic": make_synthetic,
+    "mnist": load_mnist,
+}
 
 
 def get_data(name: str = "digits", **options: Any) -> Split:

@@ -79,7 +79,10 @@ class Runner:
         self.epochs = self.epoch = self.n_iter = self.iter = self.iters = 0
         self.n_epochs = 0.0
         self.in_train = False
-        self.xb = self.yb = self.pred = self.loss = None
+        self.xb: Any = None
+        self.yb: Any = None
+        self.pred: Any = None
+        self.loss: Any = None
         self.epoch_stats: dict[str, dict[str, float]] = {}
         cbs = list(listify(cbs))
         for cbf in listify(cb_funcs):
@@ -117,9 +120,12 @@ class Runner:
     # --- dispatch ---------------------------------------------------------------------------
     def __call__(self, event: str) -> bool:
         """Run every handler of `event`; True when any returned a truthy value."""
-        handlers = self._handlers.get(event)
-        if handlers is None:
-            raise ValueError(f"unknown event {event!r}; events are {', '.join(_ALL_EVENTS)}")
+        try:
+            handlers = self._handlers[event]
+        except KeyError:
+            raise ValueError(
+                f"unknown event {event!r}; events are {', '.join(_ALL_EVENTS)}"
+            ) from None
         res = False
         handler = None
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import CursorResult, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import sessionmaker
 
 from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
@@ -97,7 +97,7 @@ class Store:
             .values(**values)
         )
         with self._session.begin() as session:
-            return session.execute(statement).rowcount == 1
+            return _rowcount(session.execute(statement)) == 1
 
     def interrupt_unfinished(self) -> list[str]:
         """Mark runs left queued or running by a previous process as interrupted; their ids."""
@@ -134,7 +134,7 @@ class Store:
         """Forget a detached callback; False if the run has no such callback."""
         statement = delete(CallbackRow).where(CallbackRow.run_id == run_id, CallbackRow.id == cb_id)
         with self._session.begin() as session:
-            return session.execute(statement).rowcount == 1
+            return _rowcount(session.execute(statement)) == 1
 
     # --- events -----------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class Store:
         ]
         latest = {m["run_id"]: m for m in messages if m["type"] == "epoch"}
         with self._session.begin() as session:
-            session.execute(EventRow.__table__.insert(), rows)
+            session.execute(insert(EventRow), rows)
             for run_id, message in latest.items():
                 session.execute(update(RunRow).where(RunRow.id == run_id).values(latest=message))
 
@@ -190,6 +190,12 @@ class Store:
         batches = [_without_envelope(data) for kind, data in rows if kind == "batch"]
         stride = -(-len(batches) // max_points) if batches else 1
         return {"epochs": epochs, "batches": batches[::stride]}
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE matched (a CursorResult's count; typed loosely by SQLAlchemy)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def _without_envelope(message: dict[str, Any]) -> dict[str, Any]:

@@ -50,9 +50,11 @@ def _datasets_dir(info: ValidationInfo) -> Path:
 class DataParams(TrainParams):
     """TrainParams plus the dataset to train on."""
 
-    dataset: DatasetName = Field("digits", description="digits and synthetic need no download.")
+    dataset: DatasetName = Field(
+        default="digits", description="digits and synthetic need no download."
+    )
     data_path: str | None = Field(
-        None,
+        default=None,
         max_length=255,
         validate_default=True,
         description="mnist only: IDX .gz directory or .npz file, relative to "
@@ -91,16 +93,19 @@ class DataParams(TrainParams):
 class MLPParams(DataParams):
     """Parameters of the `mlp` recipe."""
 
-    lr: float = Field(0.5, gt=0, le=10, description="Learning rate (SGD).")
-    nh: int = Field(50, ge=1, le=1024, description="Hidden units.")
+    lr: float = Field(default=0.5, gt=0, le=10, description="Learning rate (SGD).")
+    nh: int = Field(default=50, ge=1, le=1024, description="Hidden units.")
 
 
 class CNNParams(DataParams):
     """Parameters of the `cnn` recipe."""
 
-    lr: float = Field(0.4, gt=0, le=10, description="Learning rate (SGD).")
+    lr: float = Field(default=0.4, gt=0, le=10, description="Learning rate (SGD).")
     width: int = Field(
-        8, ge=1, le=64, description="Channels of the first convolution; each next one doubles."
+        default=8,
+        ge=1,
+        le=64,
+        description="Channels of the first convolution; each next one doubles.",
     )
 
 

@@ -35,10 +35,12 @@ class TrainParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    epochs: int = Field(3, ge=1, le=MAX_EPOCHS, description="Passes over the training data.")
-    lr: float = Field(0.1, gt=0, le=10, description="Learning rate.")
-    bs: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description="Training batch size.")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights and shuffling.")
+    epochs: int = Field(
+        default=3, ge=1, le=MAX_EPOCHS, description="Passes over the training data."
+    )
+    lr: float = Field(default=0.1, gt=0, le=10, description="Learning rate.")
+    bs: int = Field(default=64, ge=1, le=MAX_BATCH_SIZE, description="Training batch size.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seed for weights and shuffling.")
 
 
 P = TypeVar("P", bound=TrainParams)

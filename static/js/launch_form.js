@@ -43,8 +43,8 @@ export class LaunchForm {
     this.recipes = listOf(recipes, "recipes");
     this.callbacks = listOf(callbacks, "callbacks");
     fillSelect(this.recipeSelect, this.recipes);
-    const preferred = recipes && recipes.default;
-    if (preferred) this.recipeSelect.value = preferred;
+    const preferred = this.recipes.find((r) => r.default === true);
+    if (preferred) this.recipeSelect.value = preferred.name;
     fillSelect(this.callbackSelect, this.callbacks);
     this.recipeSelect.addEventListener("change", () => this.showRecipe());
     this.form.querySelector("#launch-callback-add").addEventListener("click", () => {

@@ -10,8 +10,6 @@ import { RunCharts } from "./run_charts.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
 import { MessageStream } from "./ws.js";
 
-const FINISHED_GRACE_MS = 1500; // late messages (a last epoch) may trail the final status
-
 const EVENTS_PAGE = 10000; // the most GET /api/runs/{id}/events returns at once
 
 /** Every stored message of a run after `afterSeq`, oldest first, page by page. */
@@ -57,7 +55,7 @@ class RunPage {
     this.showRun();
     this.callbacks.set(this.run.callbacks);
     this.wireStop();
-    const specs = this.callbacks.load();
+    const specs = this.callbacks.load().catch((err) => this.callbacks.showError(err));
     // The saved messages are the whole history (every batch message too); the stream then
     // resumes after the last one's seq.
     const events = await fetchEvents(this.runId);
@@ -65,10 +63,9 @@ class RunPage {
     const lastSeq = events.reduce((max, m) => Math.max(max, m.seq || 0), 0);
     this.stream.markSeen(this.runId, lastSeq);
     this.root.dataset.historySeq = String(lastSeq);
-    await specs.catch(() => {});
+    await specs;
     this.setStatus(this.run.status);
-    if (!FINISHED.has(this.run.status)) this.stream.connect();
-    else this.showLive("ended");
+    this.stream.connect(); // also for a finished run: a resumed run goes on in the same stream
     setInterval(() => this.showTimes(), 1000);
   }
 
@@ -104,7 +101,6 @@ class RunPage {
   async finished(message) {
     const receivedAt = performance.now();
     this.run.finished_at ??= new Date((message.time || Date.now() / 1000) * 1000).toISOString();
-    setTimeout(() => this.stream.close(), FINISHED_GRACE_MS);
     const delay = this.stopRequestedAt === null ? null : (receivedAt - this.stopRequestedAt) / 1000;
     this.stopRequestedAt = null;
     try {
@@ -122,6 +118,8 @@ class RunPage {
     const stop = this.root.querySelector("#stop-button");
     stop.hidden = !live;
     stop.disabled = !live || this.stopRequestedAt !== null;
+    this.root.querySelector("#resume-button").hidden = status !== "interrupted";
+    if (live) this.root.querySelector("#stop-result").hidden = this.stopRequestedAt === null;
     this.callbacks.setLive(live);
     this.showTimes();
     if (!live) this.showStopResult(null);
@@ -174,10 +172,27 @@ class RunPage {
     const button = this.root.querySelector("#stop-button");
     const dialog = this.root.querySelector("#stop-dialog");
     button.addEventListener("click", () => dialog.showModal());
+    this.root.querySelector("#resume-button").addEventListener("click", () => this.requestResume());
     dialog.addEventListener("close", () => {
       if (dialog.returnValue === "stop") this.requestStop();
       else button.focus();
     });
+  }
+
+  async requestResume() {
+    const button = this.root.querySelector("#resume-button");
+    const node = this.root.querySelector("#stop-result");
+    button.disabled = true;
+    try {
+      await api(`/api/runs/${encodeURIComponent(this.runId)}/resume`, { method: "POST" });
+      node.hidden = true; // the status messages that follow tell the rest
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      node.textContent = `Could not resume the run: ${err.message}`;
+      node.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   async requestStop() {
@@ -200,7 +215,7 @@ class RunPage {
   showLive(state) {
     const node = this.root.querySelector("#run-live");
     node.dataset.state = state;
-    const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "finished" };
+    const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "offline" };
     node.textContent = labels[state] || state;
   }
 

@@ -32,6 +32,13 @@ export class CallbacksPanel {
     this.showSpec();
   }
 
+  /** Say why the attach form is unusable (the catalog could not be loaded). */
+  showError(err) {
+    const box = this.form.querySelector("[data-form-error]");
+    box.textContent = `Could not load the callbacks: ${err.message}`;
+    box.hidden = false;
+  }
+
   showSpec() {
     const spec = this.specs.find((s) => s.name === this.select.value);
     replaceChildren(this.paramsBox);

@@ -2,6 +2,7 @@
 
 import math
 import threading
+from itertools import pairwise
 
 import pytest
 import torch
@@ -164,7 +165,7 @@ def test_lr_schedule_follows_its_shape(tmp_path, params, peak, final):
     lrs = recorder.lrs
     assert max(lrs) == pytest.approx(peak, rel=0.02)
     top = lrs.index(max(lrs))
-    assert all(a >= b for a, b in zip(lrs[top:], lrs[top + 1 :]))  # falls after the peak
+    assert all(a >= b for a, b in pairwise(lrs[top:]))  # falls after the peak
     assert final <= lrs[-1] <= final + 0.02 * (peak - final)  # within one step of the end
     if params["kind"] == "one_cycle":
         assert lrs[0] < peak / 10 and top > 0  # it warms up first

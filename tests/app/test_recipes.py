@@ -1,7 +1,7 @@
 """Recipes: validated, bounded parameters; built-ins that learn; user modules by name."""
 
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from app.recipes import (
 from trainer import AvgStatsCallback, Learner, Runner, accuracy
 
 torch.set_num_threads(1)
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _fit(name: str, **params) -> dict[str, float]:
@@ -170,40 +171,26 @@ def test_data_path_without_mnist_is_refused(tmp_path):
 # --- registering recipes -------------------------------------------------------------------
 
 
-def test_user_recipe_module_is_loaded_by_name(tmp_path, monkeypatch):
-    module = "fitboard_test_user_recipes"
-    (tmp_path / f"{module}.py").write_text(
-        textwrap.dedent(
-            """
-            from pydantic import Field
-            from torch import nn
-            from app.recipes import TrainParams, recipe
-            from trainer import Learner
-            from app.recipes.builtin import DataParams
+def _readme_recipe_example() -> str:
+    """The user-recipe module shown in README.md's Configuration section."""
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
-            class TinyParams(DataParams):
-                nh: int = Field(16, ge=1, le=64)
 
-            @recipe("tiny_mlp", "A user's tiny MLP", TinyParams)
-            def tiny_mlp(params: TinyParams) -> Learner:
-                data = params.load_data()
-                model = nn.Sequential(nn.Linear(64, params.nh), nn.ReLU(), nn.Linear(params.nh, 10))
-                from torch import optim
-                opt = optim.SGD(model.parameters(), lr=params.lr)
-                return Learner(model, opt, nn.functional.cross_entropy, data)
-            """
-        )
-    )
+def test_readme_recipe_module_loads_by_name_and_trains(tmp_path, monkeypatch):
+    module = "fitboard_test_readme_recipes"
+    (tmp_path / f"{module}.py").write_text(_readme_recipe_example())
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         load_recipe_modules([module])
-        assert "tiny_mlp" in registry
-        with pytest.raises(ValidationError):
-            registry.validate_params("tiny_mlp", {"nh": 65})
-        assert _fit("tiny_mlp", epochs=2, lr=0.5)["accuracy"] > 0.6
+        assert "wide_mlp" in registry
+        with pytest.raises(ValidationError) as excinfo:
+            registry.validate_params("wide_mlp", {"nh": 4096})
+        assert _error_locs(excinfo) == [("nh",)]
+        assert _fit("wide_mlp", epochs=2, lr=0.3)["accuracy"] > 0.6
     finally:
-        if "tiny_mlp" in registry:
-            registry.remove("tiny_mlp")
+        if "wide_mlp" in registry:
+            registry.remove("wide_mlp")
         sys.modules.pop(module, None)
 
 

@@ -31,7 +31,10 @@ def _locs(response: httpx.Response) -> list[list[Any]]:
         ({"recipe": "mlp", "colour": "red"}, ["body", "colour"]),
         ({"recipe": "mlp", "callbacks": [{"name": "nope"}]}, ["body", "callbacks", 0, "name"]),
         (
-            {"recipe": "mlp", "callbacks": [{"name": "early_stopping", "params": {"patience": -1}}]},
+            {
+                "recipe": "mlp",
+                "callbacks": [{"name": "early_stopping", "params": {"patience": -1}}],
+            },
             ["body", "callbacks", 0, "params", "patience"],
         ),
         (

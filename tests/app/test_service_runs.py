@@ -175,7 +175,7 @@ def test_with_one_worker_runs_wait_in_order_and_a_queued_one_can_be_cancelled(
     first = _create(server, LONG)
     wait_for_status(client, first["id"], "running")
     second, third, cancelled = (_create(server, SHORT) for _ in range(3))
-    assert client.get(f"/api/health").json()["queued"] == 3
+    assert client.get("/api/health").json()["queued"] == 3
     for run in (second, third, cancelled):
         assert client.get(f"/api/runs/{run['id']}").json()["status"] == "queued"
     response = client.post(f"/api/runs/{cancelled['id']}/stop")

@@ -113,7 +113,7 @@ def test_events_replay_after_a_seq_and_epochs_become_latest(store: Store) -> Non
 def test_a_duplicate_seq_is_refused(store: Store) -> None:
     store.create_run(run_id="r1", name="n", recipe="mlp", params={})
     store.save_events([_message("r1", 1)])
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         store.save_events([_message("r1", 1)])
     assert len(store.events_after("r1")) == 1
 

@@ -161,7 +161,7 @@ def test_a_finished_run_shows_its_whole_history(
     wait_until_everything_is_drawn(page, api, run_id)
     assert chart_points(page, "chart-epoch-loss") == 3
     expect(page.locator("#run-epoch")).to_have_text("3 / 3")
-    expect(page.locator("#run-live")).to_have_attribute("data-state", "ended")
+    expect(page.locator("#run-live")).to_have_attribute("data-state", "open")  # for a resume
     expect(page.locator("#stop-button")).to_be_hidden()
     expect(page.locator('#event-log li[data-type="epoch"]')).to_have_count(3)
     expect(page.locator("#run-config")).to_contain_text(run["id"])
@@ -170,3 +170,20 @@ def test_a_finished_run_shows_its_whole_history(
 def test_an_unknown_run_says_so(page: Any, server: LiveServer) -> None:
     page.goto(f"{server.url}/runs/does-not-exist")
     expect(page.locator("#run-error")).to_contain_text("There is no run with id does-not-exist")
+
+
+def test_an_interrupted_run_resumes_from_the_page(
+    page: Any, server: LiveServer, api: httpx.Client
+) -> None:
+    callbacks = [{"name": "checkpoint", "params": {"every": "epoch"}}]
+    run_id = start_run(api, SLOW_PARAMS, callbacks=callbacks)
+    open_running(page, server, run_id)
+    wait_for_points(page, "chart-epoch-loss", 1)  # a checkpoint exists after the first epoch
+
+    server.restart()  # the server goes down under the run: it becomes interrupted
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "interrupted")
+    epochs_before = chart_points(page, "chart-epoch-loss")
+    page.click("#resume-button")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    expect(page.locator("#stop-button")).to_be_visible()
+    wait_for_points(page, "chart-epoch-loss", epochs_before + 1)  # new epochs, same page

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..callback import Callback
 from ..checkpoint import save_checkpoint
-from .stopping import _resolve_mode, epoch_metric
+from .monitor import epoch_metric, is_improvement, resolve_mode
 
 __all__ = ["SaveModel"]
 
@@ -33,7 +33,7 @@ class SaveModel(Callback):
         if every not in ("epoch", "best"):
             raise ValueError(f"every must be 'epoch' or 'best', got {every!r}")
         self.dirpath, self.every, self.monitor = Path(dirpath), every, monitor
-        self.mode = _resolve_mode(monitor, mode)
+        self.mode = resolve_mode(monitor, mode)
         self.best: float | None = None
         self.last_path: Path | None = None
 
@@ -48,10 +48,7 @@ class SaveModel(Callback):
     def after_epoch(self) -> None:
         if self.every == "best":
             value = epoch_metric(self.run, self.monitor)
-            better = self.best is None or (
-                value < self.best if self.mode == "min" else value > self.best
-            )
-            if not better:
+            if not is_improvement(value, self.best, self.mode):
                 return
             self.best = value
         self.last_path = save_checkpoint(self.run, self.path)

@@ -12,8 +12,9 @@ from typing import Any
 
 from ..callback import Callback
 from ..events import CancelBatchException
+from .monitor import epoch_metric, is_improvement, resolve_mode
 
-__all__ = ["EarlyStopping", "StopAfterIters", "TerminateOnNaN", "TimeLimit", "epoch_metric"]
+__all__ = ["EarlyStopping", "StopAfterIters", "TerminateOnNaN", "TimeLimit"]
 
 
 class StopAfterIters(Callback):
@@ -30,27 +31,6 @@ class StopAfterIters(Callback):
         run = self.run
         if run.in_train and run.n_iter >= self.n:
             run.request_stop(f"reached {self.n} iterations", source=self.name, n_iter=run.n_iter)
-
-
-def epoch_metric(run: Any, monitor: str) -> float:
-    """The value of `monitor` (`"valid_loss"`, `"train_accuracy"`...) in `run.epoch_stats`."""
-    phase, _, metric = monitor.partition("_")
-    stats = run.epoch_stats.get(phase, {})
-    if metric not in stats:
-        known = [f"{p}_{m}" for p, ms in run.epoch_stats.items() for m in ms]
-        raise ValueError(
-            f"monitor {monitor!r} is not among this epoch's stats {known}; "
-            "is AvgStatsCallback attached?"
-        )
-    return stats[metric]
-
-
-def _resolve_mode(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        return "min" if "loss" in monitor else "max"
-    return mode
 
 
 class EarlyStopping(Callback):
@@ -72,23 +52,16 @@ class EarlyStopping(Callback):
         if patience < 0 or min_delta < 0:
             raise ValueError(f"patience and min_delta must be >= 0, got {patience}, {min_delta}")
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.mode = _resolve_mode(monitor, mode)
+        self.mode = resolve_mode(monitor, mode)
         self.best: float | None = None
         self.wait = 0
 
     def begin_fit(self) -> None:
         self.best, self.wait = None, 0
 
-    def _improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def after_epoch(self) -> None:
         value = epoch_metric(self.run, self.monitor)
-        if self._improved(value):
+        if is_improvement(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             return
         self.wait += 1
@@ -116,6 +89,7 @@ class TerminateOnNaN(Callback):
     """
 
     _order = 5
+    name = "terminate_on_nan"  # camel2snake would say "terminate_on_na_n"
 
     def after_loss(self) -> None:
         run = self.run

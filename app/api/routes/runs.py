@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -70,10 +71,12 @@ def get_events(
 
 
 @router.post("/{run_id}/stop", status_code=status.HTTP_202_ACCEPTED)
-def stop_run(run_id: str, manager: ManagerDep) -> RunOut:
+async def stop_run(run_id: str, manager: ManagerDep) -> RunOut:
     """Stop a running run at its next batch (202; the status message follows) or cancel a
     queued one; 409 for a run that already finished."""
-    return RunOut.model_validate(manager.stop(run_id))
+    if manager.request_stop(run_id):  # on the loop: no thread hop before the stop is asked
+        return RunOut.model_validate(await asyncio.to_thread(manager.get, run_id))
+    return RunOut.model_validate(await asyncio.to_thread(manager.stop, run_id))
 
 
 @router.post("/{run_id}/resume", status_code=status.HTTP_202_ACCEPTED)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, status
 
 from app.api.deps import WS_SUBPROTOCOL, HubDep, StoreDep, guard
-from app.hub import SubscriberLagging
+from app.hub import SubscriberLagging, to_json
 
 __all__ = ["CLOSE_LAGGING", "router"]
 
@@ -45,7 +44,7 @@ async def all_runs_messages(websocket: WebSocket, hub: HubDep) -> None:
 
 
 async def _serve(
-    websocket: WebSocket, messages: AsyncIterator[dict[str, Any]], after_seq: int | None
+    websocket: WebSocket, messages: AsyncGenerator[dict[str, Any], None], after_seq: int | None
 ) -> None:
     offered = websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
@@ -60,13 +59,13 @@ async def _serve(
 
 
 async def _send_all(
-    websocket: WebSocket, messages: AsyncIterator[dict[str, Any]], after_seq: int | None
+    websocket: WebSocket, messages: AsyncGenerator[dict[str, Any], None], after_seq: int | None
 ) -> None:
     last = after_seq
     async with contextlib.aclosing(messages) as stream:
         try:
             async for message in stream:
-                await websocket.send_text(json.dumps(message, separators=(",", ":")))
+                await websocket.send_text(to_json(message))
                 last = message["seq"]
         except SubscriberLagging:
             resume = f"; reconnect with after_seq={last}" if last is not None else "; reconnect"

@@ -119,3 +119,15 @@ def test_mixed_precision_float16_steps_through_a_grad_scaler(make_learn):
     assert all(torch.isfinite(p).all() for p in learn.model.parameters())
     assert run.epoch_stats["valid"]["accuracy"] > 0.8
     assert run.grad_scaler is None
+
+
+def test_builtin_callbacks_have_readable_snake_case_names():
+    import re
+
+    import trainer
+
+    for name in trainer.callbacks.__all__:
+        obj = getattr(trainer, name)
+        if isinstance(obj, type) and issubclass(obj, Callback):
+            cb_name = obj.__dict__.get("name") or obj.name.fget(obj.__new__(obj))
+            assert re.fullmatch(r"[a-z]+(_[a-z]+)*", cb_name), (name, cb_name)

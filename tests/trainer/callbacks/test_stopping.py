@@ -100,7 +100,7 @@ def test_terminate_on_nan_stops_before_the_bad_step(make_learn):
 
     run = Runner(cbs=[Poison(), TerminateOnNaN()])
     run.fit(2, learn)
-    assert run.stop_reason.source == "terminate_on_na_n"
+    assert run.stop_reason.source == "terminate_on_nan"
     assert "loss is nan at epoch 0, batch 3" in run.stop_reason.message
     assert all(torch.isfinite(p).all() for p in learn.model.parameters())
 
