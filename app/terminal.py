@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from app.config import Settings
 from app.db import RunStatus, Store, init_db, make_engine
 from app.hub import EventHub
-from app.manager import InvalidRequest, RunManager, RunStateConflict
+from app.manager import RunManager, RunStateConflict
+from app.validation import InvalidRequest
 from app.recipes import registry
 
 __all__ = ["TerminalStore", "explain", "train_in_terminal"]

@@ -232,13 +232,29 @@ def report_api(url: str, requests: int) -> None:
           f"   ratio p99 {p99(busy) / p99(idle):.2f}   (target p99 <= 100 ms)")  # fmt: skip
 
 
+def report_workers(runs: int) -> None:
+    """Wall time for `runs` identical runs with a pool of 1 and of 2 workers (the default's
+    evidence: the loop is Python-bound, so threads share one GIL)."""
+    times = {}
+    for workers in (1, 2):
+        with serve(workers=workers) as url, httpx.Client(base_url=url, timeout=60) as client:
+            wait_until(client, [create(client, epochs=1)], "completed")  # warm-up
+            started = time.perf_counter()
+            wait_until(client, [create(client, epochs=10) for _ in range(runs)], "completed")
+            times[workers] = time.perf_counter() - started
+    print(f"{runs} runs of 10 epochs: {times[1]:.1f} s with 1 worker (baseline), "
+          f"{times[2]:.1f} s with 2: speed-up {times[1] / times[2]:.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20, help="stop requests to time")
     parser.add_argument("--clients", type=int, default=100, help="WebSocket watchers")
     parser.add_argument("--pairs", type=int, default=3, help="watched/unwatched training pairs")
     parser.add_argument("--requests", type=int, default=300, help="GET /api/runs to time")
-    parser.add_argument("--phases", default="stop,watchers,api", help="which figures to measure")
+    parser.add_argument(
+        "--phases", default="stop,watchers,api,workers", help="which figures to measure"
+    )
     args = parser.parse_args()
     phases = set(args.phases.split(","))
 
@@ -252,6 +268,8 @@ def main() -> None:
             report_watchers(url, args.clients, args.pairs)
         if "api" in phases:
             report_api(url, args.requests)
+    if "workers" in phases:
+        report_workers(runs=4)
 
 
 if __name__ == "__main__":

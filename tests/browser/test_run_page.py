@@ -48,6 +48,12 @@ def test_stop_asks_first_then_says_where_the_run_stopped(
     expect(page.locator("#stop-dialog")).to_be_visible()
     page.get_by_role("button", name="Keep running").click()
     expect(page.locator("#stop-dialog")).to_be_hidden()
+    page.focus("#stop-button")  # and from the keyboard: Enter asks, Escape keeps it running
+    page.keyboard.press("Enter")
+    expect(page.locator("#stop-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#stop-dialog")).to_be_hidden()
+    expect(page.locator("#stop-button")).to_be_focused()
     assert api.get(f"/api/runs/{run_id}").json()["status"] == "running"
 
     page.click("#stop-button")
@@ -181,7 +187,9 @@ def test_an_interrupted_run_resumes_from_the_page(
     wait_for_points(page, "chart-epoch-loss", 1)  # a checkpoint exists after the first epoch
 
     server.restart()  # the server goes down under the run: it becomes interrupted
+    page.goto(f"{server.url}/runs/{run_id}")  # the restarted server listens on a new port
     expect(page.locator("#run-status")).to_have_attribute("data-status", "interrupted")
+    expect(page.locator("#stop-button")).to_be_hidden()
     epochs_before = chart_points(page, "chart-epoch-loss")
     page.click("#resume-button")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
