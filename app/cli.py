@@ -157,8 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     params = parse_assignments(args.params, "--set")
     callbacks = [parse_callback(text) for text in args.callbacks]
     load_recipe_modules(settings.recipe_modules)
-    from app.validation import InvalidRequest
     from app.terminal import explain, train_in_terminal
+    from app.validation import InvalidRequest
 
     try:
         status = asyncio.run(

@@ -125,8 +125,8 @@ class EventHub:
         with self._lock:
             self._next_seq[run_id] = last_seq + 1
 
-    def publish(self, run_id: str, message: Message) -> int:
-        """Stamp `message` with run_id, seq and time and hand it to the loop; returns its seq.
+    def publish(self, run_id: str, message: Message) -> Published:
+        """Stamp `message` with run_id, seq and time and hand it to the loop; returns it stamped.
 
         Thread-safe and non-blocking. Numbering and scheduling happen under one lock, so the
         loop receives each run's messages in seq order whichever threads publish them.
@@ -138,7 +138,7 @@ class EventHub:
             self._next_seq[run_id] = seq + 1
             stamped = Published(message, run_id=run_id, seq=seq, time=time.time())
             self._loop.call_soon_threadsafe(self._dispatch, stamped)
-        return seq
+        return stamped
 
     # --- loop thread ------------------------------------------------------------------------
 
@@ -155,17 +155,12 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
 
-    async def flush(self, run_id: str | None = None) -> None:
-        """Wait until every message already handed to the loop (for `run_id`, or all) is saved."""
+    async def flush(self) -> None:
+        """Wait until every message already handed to the loop is saved."""
         await asyncio.sleep(0)  # let call_soon_threadsafe callbacks already scheduled run
-        while self._unsaved.get(run_id) if run_id is not None else self._unsaved:
+        while self._unsaved:
             self._saved.clear()
             await self._saved.wait()
-
-    def wait_saved(self, run_id: str, timeout: float) -> None:
-        """From a thread other than the loop's: block until `run_id`'s messages are saved."""
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(self.flush(run_id), self._loop).result(timeout)
 
     def subscribe(self, run_id: str | None, after_seq: int = 0) -> Subscriber:
         """A queue of `run_id`'s messages (None: every run's status and epoch messages).

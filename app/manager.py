@@ -33,8 +33,6 @@ __all__ = ["RunManager", "RunNotFound", "RunStateConflict"]
 
 log = logging.getLogger(__name__)
 
-SAVE_TIMEOUT = 30.0  # seconds a finished run waits for its messages to reach the database
-
 
 class RunNotFound(LookupError):
     """No run (or no callback on the run) has this id."""
@@ -53,6 +51,7 @@ class _LiveRun:
     """A run a worker is training: its Runner and its attached callbacks by id."""
 
     runner: Runner
+    stats: WebSocketStatsCallback
     callbacks: dict[str, Callback] = field(default_factory=dict)
     error: str | None = None  # set when the run cannot even start (its callbacks fail to build)
 
@@ -252,7 +251,7 @@ class RunManager:
         live = self._begin(run_id)
         if live is not None:
             error = live.error or self._fit(run_id, live.runner)
-            self._end(run_id, live.runner.stop_reason, error)
+            self._end(run_id, live, error)
 
     def _begin(self, run_id: str) -> _LiveRun | None:
         """Move a queued run to running and build its Runner; None if it left the queue.
@@ -280,7 +279,7 @@ class RunManager:
                 cbs=[stats, *callbacks.values()],
                 cb_funcs=[partial(AvgStatsCallback, metrics, verbose=False)],
             )
-            live = self._live[run_id] = _LiveRun(runner, callbacks, error)
+            live = self._live[run_id] = _LiveRun(runner, stats, callbacks, error)
         return live
 
     def _fit(self, run_id: str, runner: Runner) -> str | None:
@@ -297,18 +296,22 @@ class RunManager:
             return f"{type(exc).__name__}: {exc}"
         return None
 
-    def _end(self, run_id: str, reason: StopReason | None, error: str | None) -> None:
+    def _end(self, run_id: str, live: _LiveRun, error: str | None) -> None:
+        reason = live.runner.stop_reason
         status = _final_status(reason, error)
-        # The final status is written after the run's last stats, so readers never see it early.
-        try:
-            self.hub.wait_saved(run_id, SAVE_TIMEOUT)
-        except Exception:  # the database is slow or down: the status must still be recorded
-            log.warning("run %s: its messages were not all saved in time", run_id, exc_info=True)
         stop_reason = _reason_dict(reason) if error is None else None
+        # The run's last epoch goes in with its final status: readers never see one without
+        # the other, and the event writer leaves a finished run's `latest` alone.
+        last = {"latest": live.stats.last_epoch} if live.stats.last_epoch is not None else {}
         with self._lock:
             self._live.pop(run_id, None)
             self.store.transition(
-                run_id, from_=[RunStatus.RUNNING], to=status, stop_reason=stop_reason, error=error
+                run_id,
+                from_=[RunStatus.RUNNING],
+                to=status,
+                stop_reason=stop_reason,
+                error=error,
+                **last,
             )
             self._publish_status(run_id, status.value, stop_reason, error)
 

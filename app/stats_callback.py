@@ -43,6 +43,7 @@ class WebSocketStatsCallback(Callback):
         self.batch_interval = batch_interval
         self._started = 0.0
         self._last_batch = -math.inf
+        self.last_epoch: dict[str, Any] | None = None  # the last epoch message, as published
 
     def begin_fit(self) -> None:
         self._started = time.perf_counter()
@@ -73,7 +74,7 @@ class WebSocketStatsCallback(Callback):
             "valid": _plain_dict(stats.get("valid", {})),
             "elapsed": time.perf_counter() - self._started,
         }
-        self.hub.publish(self.run_id, message)
+        self.last_epoch = self.hub.publish(self.run_id, message)
 
     def after_fit(self) -> None:
         reason = self.run.stop_reason

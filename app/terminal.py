@@ -18,8 +18,8 @@ from app.config import Settings
 from app.db import RunStatus, Store, init_db, make_engine
 from app.hub import EventHub
 from app.manager import RunManager, RunStateConflict
-from app.validation import InvalidRequest
 from app.recipes import registry
+from app.validation import InvalidRequest
 
 __all__ = ["TerminalStore", "explain", "train_in_terminal"]
 

@@ -12,7 +12,7 @@ from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
 
 __all__ = ["Store"]
 
-FINISHED = tuple(status.value for status in RunStatus if status.finished)
+UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
 
 class Store:
@@ -101,13 +101,12 @@ class Store:
 
     def interrupt_unfinished(self) -> list[str]:
         """Mark runs left queued or running by a previous process as interrupted; their ids."""
-        unfinished = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
         with self._session.begin() as session:
-            ids = list(session.scalars(select(RunRow.id).where(RunRow.status.in_(unfinished))))
+            ids = list(session.scalars(select(RunRow.id).where(RunRow.status.in_(UNFINISHED))))
             if ids:
                 session.execute(
                     update(RunRow)
-                    .where(RunRow.id.in_(ids), RunRow.status.in_(unfinished))
+                    .where(RunRow.id.in_(ids), RunRow.status.in_(UNFINISHED))
                     .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
                 )
         return ids
@@ -139,7 +138,8 @@ class Store:
     # --- events -----------------------------------------------------------------------------
 
     def save_events(self, messages: Sequence[dict[str, Any]]) -> None:
-        """Append messages to the log; an epoch message also becomes its run's `latest`."""
+        """Append messages to the log; an epoch message also becomes its run's `latest` while
+        the run is unfinished (the final transition sets the last one itself)."""
         if not messages:
             return
         rows = [
@@ -156,7 +156,11 @@ class Store:
         with self._session.begin() as session:
             session.execute(insert(EventRow), rows)
             for run_id, message in latest.items():
-                session.execute(update(RunRow).where(RunRow.id == run_id).values(latest=message))
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED))
+                    .values(latest=message)
+                )
 
     def events_after(
         self, run_id: str, after_seq: int = 0, *, limit: int | None = None

@@ -182,12 +182,17 @@ export class EventLog {
   }
 }
 
+function configValue(value) {
+  if (value === null || value === undefined) return "–";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 /** The run's configuration as a definition list. */
 export function renderConfig(dl, run) {
   const rows = [
     ["Run id", run.id],
     ["Recipe", run.recipe],
-    ...Object.entries(run.params || {}).map(([k, v]) => [k, v === null ? "–" : JSON.stringify(v)]),
+    ...Object.entries(run.params || {}).map(([k, v]) => [k, configValue(v)]),
     ["Created", formatTime(run.created_at)],
     ["Finished", formatTime(run.finished_at)],
   ];

@@ -110,6 +110,15 @@ def test_events_replay_after_a_seq_and_epochs_become_latest(store: Store) -> Non
     assert run is not None and run.latest == epoch
 
 
+def test_a_late_epoch_message_leaves_a_finished_runs_latest_alone(store: Store) -> None:
+    store.create_run(run_id="r1", name="n", recipe="mlp", params={})
+    last = _message("r1", 3, "epoch", epoch=1)
+    store.transition("r1", from_=[RunStatus.QUEUED], to=RunStatus.STOPPED, latest=last)
+    store.save_events([_message("r1", 2, "epoch", epoch=0)])  # an older epoch, saved late
+    run = store.get_run("r1")
+    assert run is not None and run.latest == last
+
+
 def test_a_duplicate_seq_is_refused(store: Store) -> None:
     store.create_run(run_id="r1", name="n", recipe="mlp", params={})
     store.save_events([_message("r1", 1)])
