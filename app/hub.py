@@ -121,9 +121,10 @@ class EventHub:
     # --- any thread -------------------------------------------------------------------------
 
     def open_run(self, run_id: str, last_seq: int = 0) -> None:
-        """Start numbering a run's messages after `last_seq` (0 for a new run)."""
+        """Number a run's next message after `last_seq` (0 for a new run: the store's last one
+        for an old run), or after the last one this hub numbered if that is later."""
         with self._lock:
-            self._next_seq[run_id] = last_seq + 1
+            self._next_seq[run_id] = max(self._next_seq.get(run_id, 1), last_seq + 1)
 
     def publish(self, run_id: str, message: Message) -> Published:
         """Stamp `message` with run_id, seq and time and hand it to the loop; returns it stamped.

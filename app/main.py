@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,9 +31,6 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next batch
-# The event loop waits for the GIL while a run trains; at the default 5 ms each hand-over
-# (request -> thread pool -> loop -> WebSocket) adds up to tens of ms (bench/service.py).
-GIL_SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     engine = make_engine(settings.database_url or "")
     await asyncio.to_thread(init_db, engine)
     store = Store(engine)

@@ -26,7 +26,7 @@ from app.db.models import CallbackRow, RunRow
 from app.hub import EventHub
 from app.recipes import RecipeRegistry
 from app.stats_callback import WebSocketStatsCallback
-from app.validation import check_callback, check_callbacks, check_run_params
+from app.validation import InvalidRequest, check_callback, check_callbacks, check_run_params
 from trainer import AvgStatsCallback, Callback, Runner, StopReason
 
 __all__ = ["RunManager", "RunNotFound", "RunStateConflict"]
@@ -206,7 +206,11 @@ class RunManager:
             cb_id = _new_id(8)
             live = self._live.get(run_id)
             if live is not None:
-                callback = self._build_callback(run_id, name, valid)
+                try:
+                    callback = self._build_callback(run_id, name, valid)
+                except Exception as exc:  # valid parameters the callback still refuses
+                    message = f"{type(exc).__name__}: {exc}"
+                    raise InvalidRequest.at(("body", "params"), message) from exc
                 live.runner.add_cbs([callback])
                 live.callbacks[cb_id] = callback
             cb_row = self.store.add_callback(run_id, cb_id, name, valid)

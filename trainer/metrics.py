@@ -80,7 +80,7 @@ class AvgStats:
         else:
             self.tot_loss.add_(loss, alpha=bn)
             for tot, m in zip(self.tot_mets, self.metrics, strict=True):
-                tot.add_(self._as_tensor(m(run.pred, run.yb), loss), alpha=bn)
+                tot.add_(m(run.pred, run.yb), alpha=bn)  # a tensor or a plain number
         self.count += bn
 
     @staticmethod

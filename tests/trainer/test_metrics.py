@@ -66,3 +66,14 @@ def test_epoch_stats_are_readable_by_later_callbacks_each_epoch(make_learn):
 def test_verbose_false_prints_nothing(make_learn, capsys):
     Runner(cbs=AvgStatsCallback([accuracy], verbose=False)).fit(1, make_learn())
     assert capsys.readouterr().out == ""
+
+
+def test_metric_returning_a_plain_number_is_averaged_too():
+    def half(pred, yb):
+        return 0.5
+
+    stats = AvgStats([half], in_train=True)
+    for _ in range(3):
+        x = torch.zeros(2, 2)
+        stats.accumulate(SimpleNamespace(xb=x, yb=torch.zeros(2), pred=x, loss=torch.tensor(1.0)))
+    assert stats.as_dict() == pytest.approx({"loss": 1.0, "half": 0.5})
