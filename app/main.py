@@ -1,6 +1,7 @@
 """`create_app(settings)`: the FastAPI application, its lifespan and its error responses.
 
-Run it with `fitboard serve`, or `uvicorn --factory app.main:create_app`.
+Run it with `fitboard serve`, or `uvicorn --factory app.main:create_app
+--ws-per-message-deflate false`: whoever starts uvicorn passes it `SERVER_OPTIONS`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -26,11 +28,16 @@ from app.paths import STATIC_DIR
 from app.recipes import load_recipe_modules, registry
 from app.validation import InvalidRequest
 
-__all__ = ["create_app"]
+__all__ = ["SERVER_OPTIONS", "create_app"]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next batch
+
+# uvicorn options fitboard is served with. No per-message deflate: messages are a few hundred
+# bytes, and compressing each one once per client took 140 us of the GIL a message, most of
+# the cost of 100 watchers to training (bench/service.py).
+SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -47,7 +47,8 @@ def p99(values: list[float]) -> float:
 
 @contextmanager
 def serve(workers: int) -> Iterator[str]:
-    """A fitboard server in its own process, on a fresh SQLite database; yields its URL."""
+    """The service in its own process (uvicorn with `app.main.SERVER_OPTIONS`, as `fitboard
+    serve` runs it), on a fresh SQLite database; yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -59,7 +60,7 @@ def serve(workers: int) -> Iterator[str]:
     }
     env.pop("FITBOARD_TOKEN", None)
     command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app"]
-    command += ["--port", str(port), "--log-level", "warning"]
+    command += ["--port", str(port), "--log-level", "warning", "--ws-per-message-deflate", "false"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -247,9 +248,9 @@ def report_workers(runs: int) -> None:
         with serve(workers=workers) as url, httpx.Client(base_url=url, timeout=60) as client:
             wait_until(client, [create(client, epochs=1)], "completed")  # warm-up
             started = time.perf_counter()
-            wait_until(client, [create(client, epochs=10) for _ in range(runs)], "completed")
+            wait_until(client, [create(client, epochs=10, bs=16) for _ in range(runs)], "completed")
             times[workers] = time.perf_counter() - started
-    print(f"{runs} runs of 10 epochs: {times[1]:.1f} s with 1 worker (baseline), "
+    print(f"{runs} runs of 10 epochs (bs=16): {times[1]:.1f} s with 1 worker (baseline), "
           f"{times[2]:.1f} s with 2: speed-up {times[1] / times[2]:.2f}")  # fmt: skip
 
 
@@ -257,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20, help="stop requests to time")
     parser.add_argument("--clients", type=int, default=100, help="WebSocket watchers")
-    parser.add_argument("--pairs", type=int, default=3, help="watched/unwatched training pairs")
+    parser.add_argument("--pairs", type=int, default=5, help="watched/unwatched training pairs")
     parser.add_argument("--requests", type=int, default=300, help="GET /api/runs to time")
     parser.add_argument(
         "--phases", default="stop,watchers,api,workers", help="which figures to measure"

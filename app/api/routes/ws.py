@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect, status
 
 from app.api.deps import WS_SUBPROTOCOL, HubDep, StoreDep, guard
 from app.hub import SubscriberLagging, to_json
 
 __all__ = ["CLOSE_LAGGING", "router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/ws", dependencies=[Depends(guard)])
 
@@ -54,8 +57,12 @@ async def _serve(
     for task in pending:
         task.cancel()
     for task in (*done, *pending):
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task  # a client gone mid-send is normal, not an error
+        try:
+            await task
+        except (asyncio.CancelledError, WebSocketDisconnect, OSError):
+            pass  # a client gone mid-send is normal, not an error
+        except Exception:
+            log.exception("WebSocket stream of %s failed", websocket.url.path)
 
 
 async def _send_all(
