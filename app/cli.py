@@ -138,11 +138,15 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     import uvicorn  # after the settings check: a refusal should not wait for these imports
 
-    from app.main import create_app
+    from app.main import SERVER_OPTIONS, create_app
 
     print(f"fitboard: serving on http://{_url_host(settings.host)}:{settings.port}", flush=True)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        **SERVER_OPTIONS,
     )
     return 0
 
