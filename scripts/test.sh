@@ -17,8 +17,25 @@ echo "test.sh: installing fitboard[test] into $("$python" -c 'import sys; print(
 "$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 # A missing prerequisite is not skipped: its tests fail. Say so up front, with the fix.
-missing=0
 chromium="${FITBOARD_TEST_CHROMIUM:-/usr/bin/chromium}"
+
+# On a fresh Debian machine, as root, install the system packages the suite drives (a real
+# Chromium, PostgreSQL's server binaries, docker-compose to validate the compose file).
+# FITBOARD_TEST_NO_APT=1 opts out; without root or apt-get the checks below say what is missing.
+need=()
+[[ -x "$chromium" ]] || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+    || [[ -n "${FITBOARD_TEST_POSTGRES_URL:-}" ]] || need+=(postgresql)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+if ((${#need[@]})) && [[ -z "${FITBOARD_TEST_NO_APT:-}" ]] && [[ $EUID == 0 ]] \
+    && command -v apt-get >/dev/null; then
+    echo "test.sh: installing ${need[*]} (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+missing=0
 if [[ ! -x "$chromium" ]]; then
     echo "test.sh: MISSING Chromium at $chromium: browser tests will fail." \
         "Install it (apt-get install chromium) or add -m 'not browser'." >&2
