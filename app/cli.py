@@ -134,7 +134,7 @@ def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     """Start the dashboard (uvicorn) on the configured host and port; Ctrl-C stops it,
-    recording running runs as interrupted."""
+    recording its running runs as interrupted (a `fitboard run` beside it is left alone)."""
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     import uvicorn  # after the settings check: a refusal should not wait for these imports
 

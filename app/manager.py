@@ -23,6 +23,7 @@ from app.catalog import CallbackContext, catalog
 from app.config import Settings
 from app.db import RunStatus, Store
 from app.db.models import CallbackRow, RunRow
+from app.db.store import this_process
 from app.hub import EventHub
 from app.recipes import RecipeRegistry
 from app.stats_callback import WebSocketStatsCallback
@@ -70,13 +71,17 @@ class RunManager:
         self._resume_from: dict[str, Path] = {}
         self._workers: list[threading.Thread] = []
         self._closing = False
+        self.owner = this_process()  # recorded on every run this manager creates or resumes
 
     # --- lifecycle of the manager -----------------------------------------------------------
 
     def start(self) -> None:
-        """Mark runs a previous process left unfinished as interrupted; start the workers."""
+        """Mark runs whose owning process is gone as interrupted; start the workers.
+
+        Runs another live process is training (a server, `fitboard run`) stay as they are.
+        """
         torch.set_num_threads(self.settings.torch_threads)
-        for run_id in self.store.interrupt_unfinished():
+        for run_id in self.store.interrupt_unfinished(self.owner):
             self.hub.open_run(run_id, self.store.last_seq(run_id))
             row = self.get(run_id)
             self._publish_status(run_id, row.status, row.stop_reason, row.error)
@@ -127,6 +132,7 @@ class RunManager:
                 recipe=recipe,
                 params=valid_params,
                 callbacks=[(_new_id(8), cb_name, cb_params) for cb_name, cb_params in checked],
+                owner=self.owner,
             )
             self.hub.open_run(run_id)
             self._enqueue(row)
@@ -177,6 +183,7 @@ class RunManager:
                 run_id,
                 from_=[RunStatus.INTERRUPTED],
                 to=RunStatus.QUEUED,
+                owner=self.owner,
                 finished_at=None,
                 stop_reason=None,
                 error=None,
@@ -265,7 +272,7 @@ class RunManager:
         with self._lock:
             self._queued.discard(run_id)
             if self._closing or not self.store.transition(
-                run_id, from_=[RunStatus.QUEUED], to=RunStatus.RUNNING
+                run_id, from_=[RunStatus.QUEUED], to=RunStatus.RUNNING, held_by=self.owner
             ):
                 return None
             row = self.get(run_id)
@@ -309,15 +316,32 @@ class RunManager:
         last = {"latest": live.stats.last_epoch} if live.stats.last_epoch is not None else {}
         with self._lock:
             self._live.pop(run_id, None)
-            self.store.transition(
+            if self.store.transition(
                 run_id,
                 from_=[RunStatus.RUNNING],
                 to=status,
+                held_by=self.owner,
                 stop_reason=stop_reason,
                 error=error,
                 **last,
+            ):
+                self._publish_status(run_id, status.value, stop_reason, error)
+                return
+            # Another process changed the row meanwhile (it interrupted, resumed or deleted
+            # the run): its write stands. Followers get the stored status, numbered after what
+            # that process saved (ours, if the row is gone).
+            row = self.store.get_run(run_id)
+            log.warning(
+                "run %s ended %s here, but another process changed it (now %s): left as is",
+                run_id,
+                status.value,
+                row.status if row is not None else "deleted",
             )
-            self._publish_status(run_id, status.value, stop_reason, error)
+            if row is None:
+                self._publish_status(run_id, status.value, stop_reason, error)
+            else:
+                self.hub.open_run(run_id, self.store.last_seq(run_id))
+                self._publish_status(run_id, row.status, row.stop_reason, row.error)
 
     def _finish_queued(self, run_id: str, status: RunStatus, message: str) -> None:
         reason: dict[str, Any] = {
@@ -328,7 +352,9 @@ class RunManager:
             "details": {},
         }
         self._queued.discard(run_id)
-        if self.store.transition(run_id, from_=[RunStatus.QUEUED], to=status, stop_reason=reason):
+        if self.store.transition(
+            run_id, from_=[RunStatus.QUEUED], to=status, held_by=self.owner, stop_reason=reason
+        ):
             self._publish_status(run_id, status.value, reason)
 
     # --- checkpoints ------------------------------------------------------------------------
@@ -396,7 +422,7 @@ def _json_value(value: Any) -> Any:
 
 def _elsewhere(row: RunRow) -> str:
     if row.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
-        return " (it belongs to another fitboard process)"
+        return f" (it belongs to another fitboard process, {row.owner or 'unknown'})"
     return ""
 
 

@@ -21,20 +21,9 @@ from app.manager import RunManager, RunStateConflict
 from app.recipes import registry
 from app.validation import InvalidRequest
 
-__all__ = ["TerminalStore", "explain", "train_in_terminal"]
+__all__ = ["explain", "train_in_terminal"]
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds for a run to reach its next batch when the terminal quits
-
-
-class TerminalStore(Store):
-    """The store of a process that owns no earlier runs.
-
-    The queued and running runs in the database belong to a server or another terminal that
-    is still at work, so starting this process's manager must not mark them interrupted.
-    """
-
-    def interrupt_unfinished(self) -> list[str]:
-        return []
 
 
 async def train_in_terminal(
@@ -53,9 +42,11 @@ async def train_in_terminal(
     assert settings.database_url is not None  # Settings fills in the SQLite default
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_db, engine)
-    store = TerminalStore(engine)
+    store = Store(engine)
     hub = EventHub(store.save_events)
     hub.start()
+    # Starting the manager recovers as the server does (Store.interrupt_unfinished): runs of
+    # a live server or terminal are left alone, only those whose process is gone interrupted.
     manager = RunManager(settings.model_copy(update={"workers": 1}), store, hub, registry)
     manager.start()
     try:

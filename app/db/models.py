@@ -77,6 +77,9 @@ class RunRow(Base):
     stop_reason: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     latest: Mapped[dict[str, Any] | None]  # the last epoch message, for lists and summaries
+    # "<hostname>:<pid>" of the process whose RunManager created or resumed the run: recovery
+    # at start interrupts an unfinished run only when its owner is gone (see Store).
+    owner: Mapped[str | None] = mapped_column(String(300))
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

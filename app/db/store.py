@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
 
-__all__ = ["Store"]
+__all__ = ["Store", "owner_is_gone", "this_process"]
 
 UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -40,8 +42,10 @@ class Store:
         recipe: str,
         params: dict[str, Any],
         callbacks: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        owner: str | None = None,
     ) -> RunRow:
-        """Insert a queued run with its callbacks, given as (id, name, params)."""
+        """Insert a queued run with its callbacks, given as (id, name, params), owned by
+        `owner` (`this_process()` of the manager that will train it)."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -50,6 +54,7 @@ class Store:
             params=params,
             status=RunStatus.QUEUED.value,
             created_at=now,
+            owner=owner,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
@@ -80,11 +85,19 @@ class Store:
             return list(rows), session.scalar(count) or 0
 
     def transition(
-        self, run_id: str, *, from_: Iterable[RunStatus], to: RunStatus, **fields: Any
+        self,
+        run_id: str,
+        *,
+        from_: Iterable[RunStatus],
+        to: RunStatus,
+        held_by: str | None = None,
+        **fields: Any,
     ) -> bool:
-        """Move a run to `to` (setting `fields`) only if it is in one of `from_`; True if moved.
+        """Move a run to `to` (setting `fields`) only if it is in one of `from_` and, when
+        `held_by` is given, still owned by it; True if moved.
 
-        One conditional UPDATE, so two writers can never both win the same transition.
+        One conditional UPDATE, so two writers can never both win the same transition, and a
+        run another process changed meanwhile is left exactly as that process wrote it.
         """
         values = {"status": to.value, **fields}
         if to is RunStatus.RUNNING:
@@ -96,19 +109,37 @@ class Store:
             .where(RunRow.id == run_id, RunRow.status.in_([s.value for s in from_]))
             .values(**values)
         )
+        if held_by is not None:
+            statement = statement.where(RunRow.owner == held_by)
         with self._session.begin() as session:
             return _rowcount(session.execute(statement)) == 1
 
-    def interrupt_unfinished(self) -> list[str]:
-        """Mark runs left queued or running by a previous process as interrupted; their ids."""
-        with self._session.begin() as session:
-            ids = list(session.scalars(select(RunRow.id).where(RunRow.status.in_(UNFINISHED))))
-            if ids:
-                session.execute(
-                    update(RunRow)
-                    .where(RunRow.id.in_(ids), RunRow.status.in_(UNFINISHED))
-                    .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
-                )
+    def interrupt_unfinished(self, me: str | None = None) -> list[str]:
+        """Mark queued or running runs whose owner is gone as interrupted; their ids.
+
+        The one place that decides, for the server and `fitboard run` alike: runs owned by a
+        live process (another server, a terminal run) are left alone; `owner_is_gone` says
+        which are not. `me` is the caller's `this_process()`.
+        """
+        me = me or this_process()
+        with self._session() as session:
+            candidates = session.execute(
+                select(RunRow.id, RunRow.owner).where(RunRow.status.in_(UNFINISHED))
+            ).all()
+        ids = []
+        for run_id, owner in candidates:
+            if not owner_is_gone(owner, me):
+                continue
+            # Only if nobody claimed or finished it since we looked (the owner is unchanged).
+            same_owner = RunRow.owner.is_(None) if owner is None else RunRow.owner == owner
+            statement = (
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED), same_owner)
+                .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
+            )
+            with self._session.begin() as session:
+                if _rowcount(session.execute(statement)) == 1:
+                    ids.append(run_id)
         return ids
 
     def delete_run(self, run_id: str) -> None:
@@ -194,6 +225,38 @@ class Store:
         batches = [_without_envelope(data) for kind, data in rows if kind == "batch"]
         stride = -(-len(batches) // max_points) if batches else 1
         return {"epochs": epochs, "batches": batches[::stride]}
+
+
+def this_process() -> str:
+    """This process as a run's owner: "<hostname>:<pid>"."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_gone(owner: str | None, me: str) -> bool:
+    """Whether the process that owns an unfinished run can no longer be training it.
+
+    - No owner (a row written before owners were recorded), or one that does not parse: gone.
+    - Our own hostname and pid: gone, it is an earlier life of this process (a restarted
+      container is pid 1 again); a manager never recovers after creating runs of its own.
+    - Our hostname, another pid: gone only if no such process exists (`os.kill(pid, 0)`
+      raises ProcessLookupError; a pid of another user's process counts as alive).
+    - Another hostname: gone. Its process cannot be checked from here, and the documented
+      deployment is one host (docker-compose runs a single app container), so a run owned
+      elsewhere is one that a previous host or container left behind.
+    """
+    if owner is None or owner == me:
+        return True
+    host, _, pid_text = owner.rpartition(":")
+    my_host = me.rpartition(":")[0]
+    if not pid_text.isdigit() or int(pid_text) <= 0 or host != my_host:
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except (ProcessLookupError, OverflowError):
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _rowcount(result: Any) -> int:

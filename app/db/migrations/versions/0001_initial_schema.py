@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("stop_reason", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("latest", sa.JSON(), nullable=True),
+        sa.Column("owner", sa.String(length=300), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
