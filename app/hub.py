@@ -163,6 +163,13 @@ class EventHub:
             self._saved.clear()
             await self._saved.wait()
 
+    def unsaved(self, run_id: str, after_seq: int = 0) -> list[Message]:
+        """`run_id`'s messages with seq > after_seq that were dispatched but are not saved yet.
+
+        Loop thread only. Read it before the store: together they hold every dispatched message.
+        """
+        return [m for m in self._unsaved.get(run_id, ()) if m["seq"] > after_seq]
+
     def subscribe(self, run_id: str | None, after_seq: int = 0) -> Subscriber:
         """A queue of `run_id`'s messages (None: every run's status and epoch messages).
 

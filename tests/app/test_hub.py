@@ -183,3 +183,33 @@ def test_publishing_before_the_hub_started_is_an_error() -> None:
     hub.open_run("r")
     with pytest.raises(RuntimeError, match="start"):
         hub.publish("r", {"type": "status"})
+
+
+@pytest.mark.timeout(30)
+def test_unsaved_holds_what_clients_were_sent_until_the_store_has_it() -> None:
+    async def main() -> tuple[list[int], list[int], list[int]]:
+        release = threading.Event()
+        store = ListStore()
+
+        def slow_save(messages: list[Message]) -> None:
+            release.wait(10)  # the database is slow: clients are sent messages before it has them
+            store.save(messages)
+
+        hub = EventHub(slow_save)
+        hub.start()
+        hub.open_run("r")
+        for index in range(3):
+            hub.publish("r", {"type": "epoch", "index": index})
+        await asyncio.sleep(0.05)
+        pending = [m["seq"] for m in hub.unsaved("r", after_seq=1)]
+        saved_before = [m["seq"] for m in store.saved]
+        release.set()
+        await hub.flush()
+        after = [m["seq"] for m in hub.unsaved("r")]
+        await hub.close()
+        return pending, saved_before, after
+
+    pending, saved_before, after = asyncio.run(main())
+    assert saved_before == []
+    assert pending == [2, 3]
+    assert after == []

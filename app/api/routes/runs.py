@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.api.deps import ManagerDep, StoreDep, guard
+from app.api.deps import HubDep, ManagerDep, StoreDep, guard
 from app.api.schemas import CallbackIn, CallbackOut, Metrics, RunCreate, RunOut, RunPage
 from app.db import RunStatus
 
@@ -58,16 +58,21 @@ def get_metrics(
 
 
 @router.get("/{run_id}/events")
-def get_events(
+async def get_events(
     run_id: str,
     manager: ManagerDep,
     store: StoreDep,
+    hub: HubDep,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
-    """The run's saved messages with seq > after_seq, oldest first."""
-    manager.get(run_id)
-    return store.events_after(run_id, after_seq, limit=limit)
+    """The run's messages with seq > after_seq, oldest first: every message already sent to
+    WebSocket clients, including the few the hub has not finished saving."""
+    await asyncio.to_thread(manager.get, run_id)
+    unsaved = hub.unsaved(run_id, after_seq)  # before the store: a message is in one or both
+    saved = await asyncio.to_thread(store.events_after, run_id, after_seq, limit=limit)
+    last = saved[-1]["seq"] if saved else after_seq
+    return (saved + [m for m in unsaved if m["seq"] > last])[:limit]
 
 
 @router.post("/{run_id}/stop", status_code=status.HTTP_202_ACCEPTED)
