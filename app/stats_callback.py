@@ -24,11 +24,9 @@ USER_STOP_SOURCES = frozenset({"user", "shutdown"})
 class WebSocketStatsCallback(Callback):
     """Publishes a run's epoch stats, throttled batch loss and early-stop events.
 
-    Messages (see docs/api.md): `batch` {epoch, iter, loss, lr} throttled by a token bucket:
-    up to `batch_burst` in a row, then one per `batch_interval` seconds of training, so a
-    short run's chart shows every batch and a long run's settles at a steady rate; `epoch`
-    {epoch, train, valid, elapsed} with the runner's `epoch_stats` (AvgStatsCallback's means
-    of the loss and metrics); and
+    Messages (see docs/api.md): `batch` {epoch, iter, loss, lr} at most once per
+    `batch_interval` seconds of training; `epoch` {epoch, train, valid, elapsed} with the
+    runner's `epoch_stats` (AvgStatsCallback's means of the loss and metrics); and
     `early_stop` {epoch, iter, reason, source, monitor, value} when a callback stopped the fit.
     """
 
@@ -40,29 +38,24 @@ class WebSocketStatsCallback(Callback):
         run_id: str,
         *,
         batch_interval: float = 0.25,
-        batch_burst: int = 100,
     ) -> None:
         self.hub, self.run_id = hub, run_id
-        self.batch_interval, self.batch_burst = batch_interval, batch_burst
-        self._started = self._refilled = 0.0
-        self._tokens = float(batch_burst)
+        self.batch_interval = batch_interval
+        self._started = 0.0
+        self._last_batch = -math.inf
         self.last_epoch: dict[str, Any] | None = None  # the last epoch message, as published
 
     def begin_fit(self) -> None:
-        self._started = self._refilled = time.perf_counter()
-        self._tokens = float(self.batch_burst)
+        self._started = time.perf_counter()
+        self._last_batch = -math.inf
 
     def after_batch(self) -> None:
         if not self.run.in_train:
             return
-        if self.batch_interval > 0:
-            now = time.perf_counter()
-            refill = (now - self._refilled) / self.batch_interval
-            self._tokens = min(float(self.batch_burst), self._tokens + refill)
-            self._refilled = now
-            if self._tokens < 1:
-                return
-            self._tokens -= 1
+        now = time.perf_counter()
+        if now - self._last_batch < self.batch_interval:
+            return
+        self._last_batch = now
         message = {
             "type": "batch",
             "epoch": self.run.epoch,

@@ -16,9 +16,7 @@ from trainer import AvgStatsCallback, Runner, StopAfterIters, accuracy
 pytestmark = pytest.mark.timeout(120)
 
 
-def _fit(
-    batch_interval: float, *extra: Any, epochs: int = 2, batch_burst: int = 1
-) -> list[dict[str, Any]]:
+def _fit(batch_interval: float, *extra: Any, epochs: int = 2) -> list[dict[str, Any]]:
     """Train the mlp recipe on digits with the callback publishing into a real hub."""
     saved: list[dict[str, Any]] = []
 
@@ -26,9 +24,7 @@ def _fit(
         hub = EventHub(saved.extend)
         hub.start()
         hub.open_run("r")
-        stats = WebSocketStatsCallback(
-            hub, "r", batch_interval=batch_interval, batch_burst=batch_burst
-        )
+        stats = WebSocketStatsCallback(hub, "r", batch_interval=batch_interval)
         run = Runner(
             cbs=[stats, *extra], cb_funcs=[partial(AvgStatsCallback, [accuracy], verbose=False)]
         )
@@ -58,14 +54,6 @@ def test_with_no_interval_every_training_batch_is_published_in_order() -> None:
     iters = [m["iter"] for m in messages if m["type"] == "batch"]
     assert iters == list(range(1, 24))  # ceil(1437 / 64) training batches, none in validation
     assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
-
-
-def test_a_short_run_publishes_every_batch_up_to_the_burst_then_throttles() -> None:
-    # 2 epochs of 23 batches; the interval never refills the bucket within this run
-    iters = [m["iter"] for m in _fit(3600, batch_burst=30) if m["type"] == "batch"]
-    assert iters == list(range(1, 31))
-    iters = [m["iter"] for m in _fit(3600, batch_burst=100) if m["type"] == "batch"]
-    assert iters == list(range(1, 47))
 
 
 def test_a_callback_that_stops_the_fit_is_reported_as_early_stop() -> None:
