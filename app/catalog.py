@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from trainer import (
-    Callback,
+from trainer import Callback
+from trainer.callbacks import (
     EarlyStopping,
     GradientClip,
     ParamScheduler,
