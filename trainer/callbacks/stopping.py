@@ -67,7 +67,8 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= self.patience:
             self.run.request_stop(
-                f"{self.monitor} did not improve for {self.wait} epochs: "
+                f"{self.monitor} did not improve for {self.wait} "
+                f"epoch{'' if self.wait == 1 else 's'}: "
                 f"best {self.best:.6g}, last {value:.6g}",
                 source=self.name,
                 monitor=self.monitor,
