@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+from app.messages import summary
+
 __all__ = ["ALL_RUNS_TYPES", "EventHub", "Published", "Subscriber", "SubscriberLagging", "to_json"]
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,13 @@ def to_json(message: Message) -> str:
 # What `WS /ws/runs` (every run at once) carries: enough for a list page, no batch traffic.
 ALL_RUNS_TYPES = frozenset({"status", "epoch"})
 SAVE_ATTEMPTS = 3
+
+
+def _published(message: Message) -> Published:
+    """`message` as a Published with its JSON text encoded (once, for every client)."""
+    published = message if isinstance(message, Published) else Published(message)
+    published.json = json.dumps(published, separators=(",", ":"))
+    return published
 
 
 class SubscriberLagging(Exception):
@@ -231,16 +240,17 @@ class EventHub:
             self.unsubscribe(subscriber)
 
     def _dispatch(self, message: Published) -> None:
-        message.json = json.dumps(message, separators=(",", ":"))
+        _published(message)
         run_id = message["run_id"]
         self._unsaved.setdefault(run_id, deque()).append(message)
         self._to_save.append(message)
         self._save_wanted.set()
         for subscriber in self._run_subscribers.get(run_id, ()):
             subscriber.put(message)
-        if message["type"] in ALL_RUNS_TYPES:
+        if message["type"] in ALL_RUNS_TYPES and self._all_subscribers:
+            listed = message if "batches" not in message else _published(summary(message))
             for subscriber in self._all_subscribers:
-                subscriber.put(message)
+                subscriber.put(listed)
 
     async def _write_forever(self) -> None:
         while True:

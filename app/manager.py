@@ -25,6 +25,7 @@ from app.db import RunStatus, Store
 from app.db.models import CallbackRow, RunRow
 from app.db.store import this_process
 from app.hub import EventHub
+from app.messages import summary
 from app.recipes import RecipeRegistry
 from app.stats_callback import WebSocketStatsCallback
 from app.validation import InvalidRequest, check_callback, check_callbacks, check_run_params
@@ -313,7 +314,8 @@ class RunManager:
         stop_reason = _reason_dict(reason) if error is None else None
         # The run's last epoch goes in with its final status: readers never see one without
         # the other, and the event writer leaves a finished run's `latest` alone.
-        last = {"latest": live.stats.last_epoch} if live.stats.last_epoch is not None else {}
+        epoch = live.stats.last_epoch
+        last = {"latest": summary(epoch)} if epoch is not None else {}
         with self._lock:
             self._live.pop(run_id, None)
             if self.store.transition(

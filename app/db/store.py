@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, Engine, delete, func, insert, select, updat
 from sqlalchemy.orm import sessionmaker
 
 from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
+from app.messages import summary
 
 __all__ = ["Store", "owner_is_gone", "this_process"]
 
@@ -183,7 +184,7 @@ class Store:
             }
             for m in messages
         ]
-        latest = {m["run_id"]: m for m in messages if m["type"] == "epoch"}
+        latest = {m["run_id"]: summary(m) for m in messages if m["type"] == "epoch"}
         with self._session.begin() as session:
             session.execute(insert(EventRow), rows)
             for run_id, message in latest.items():

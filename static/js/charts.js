@@ -1,6 +1,6 @@
 // Live line charts on the vendored uPlot (static/vendor/uplot, loaded as the global `uPlot`).
 // Points are appended as messages arrive; the page calls draw() once per animation frame.
-import { lowerBound, minMaxIndices } from "./decimate.js";
+import { lowerBound, mergeSorted, minMaxIndices } from "./decimate.js";
 import { formatNumber as formatValue } from "./dom.js";
 
 export const COLORS = ["#1d4ed8", "#c2410c", "#047857", "#7e22ce", "#b91c1c", "#0e7490", "#a16207"];
@@ -86,6 +86,17 @@ export class LiveChart {
     }
     this.dirty = true;
     return true;
+  }
+
+  /**
+   * Insert points (xs increasing; rows[j] one value per series) at every x the chart does not
+   * have yet, keeping xs sorted with no repeat. Returns the index of the first inserted point
+   * (-1 when none was new); series values from there on may need recomputing (smoothing).
+   */
+  merge(xs, rows) {
+    const first = mergeSorted(this.xs, this.ys, xs, rows);
+    if (first >= 0) this.dirty = true;
+    return first;
   }
 
   /** Replace every point (xs increasing; ys one array per series, as long as xs). */

@@ -60,3 +60,49 @@ export function smoothNext(state, value, weight) {
   state.last = state.acc / state.norm;
   return state.last;
 }
+
+/**
+ * Merge points into sorted columns in place: `xs` increasing with no repeat, `ys` one array
+ * per series (as long as xs). `newXs` are the points' x (increasing), `newRows[j]` the j-th
+ * point's values, one per series. A point whose x is already in `xs` (or not finite, or not
+ * after the previous new point) is dropped; the others are inserted in order. Only the tail
+ * from the first new x is rebuilt, so merging a recent range into a long series is cheap.
+ * Returns the index of the first inserted point, or -1 when none was new.
+ */
+export function mergeSorted(xs, ys, newXs, newRows) {
+  let j = 0;
+  while (j < newXs.length && !Number.isFinite(newXs[j])) j++;
+  if (j === newXs.length) return -1;
+  const start = lowerBound(xs, newXs[j]);
+  const oldXs = xs.slice(start);
+  const oldYs = ys.map((series) => series.slice(start));
+  xs.length = start;
+  for (const series of ys) series.length = start;
+  let first = -1;
+  let i = 0;
+  const push = (x, values) => {
+    xs.push(x);
+    for (let s = 0; s < ys.length; s++) {
+      const v = values[s];
+      ys[s].push(v === undefined || v === null || !Number.isFinite(v) ? null : v);
+    }
+  };
+  while (i < oldXs.length || j < newXs.length) {
+    const x = j < newXs.length ? newXs[j] : null;
+    if (x !== null && (!Number.isFinite(x) || (xs.length && x <= xs[xs.length - 1]))) {
+      j++; // not a number, out of order, or a repeat of a point just taken
+    } else if (x === null || (i < oldXs.length && oldXs[i] <= x)) {
+      if (x !== null && oldXs[i] === x) j++; // already shown: keep the existing point
+      push(
+        oldXs[i],
+        oldYs.map((series) => series[i]),
+      );
+      i++;
+    } else {
+      if (first < 0) first = xs.length;
+      push(x, newRows[j]);
+      j++;
+    }
+  }
+  return first;
+}

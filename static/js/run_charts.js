@@ -18,6 +18,7 @@ export class RunCharts {
     this.root = root;
     this.smoothing = 0.9;
     this.smoothState = {};
+    this.resmoothPending = false; // points were inserted before the end: smooth again at draw
     this.batch = new LiveChart(root.querySelector("#chart-batch-loss"), {
       xLabel: "iteration",
       series: [
@@ -71,8 +72,43 @@ export class RunCharts {
     if (typeof message.lr === "number") this.lr.append(x, [message.lr]);
   }
 
-  /** An epoch message ({epoch, train: {...}, valid: {...}}). */
+  /**
+   * An epoch's training batches ({iter, loss, lr}, from the epoch message): merged into the
+   * batch-loss and learning-rate charts at every iter not shown yet (live batch messages
+   * already put some there).
+   */
+  addEpochBatches(batches) {
+    if (!batches || !Array.isArray(batches.iter)) return;
+    const { iter, loss = [], lr = [] } = batches;
+    const losses = iter.map((_, i) => (typeof loss[i] === "number" ? loss[i] : null));
+    const before = this.batch.pointCount;
+    const first = this.batch.merge(
+      iter,
+      losses.map((v) => [v, null]),
+    );
+    if (first === before) {
+      // Only appended: go on smoothing from where it was.
+      const smoothed = this.batch.ys[1];
+      for (let i = first; i < this.batch.pointCount; i++) {
+        smoothed[i] = smoothNext(this.smoothState, this.batch.ys[0][i], this.smoothing);
+      }
+    } else if (first >= 0) {
+      this.resmoothPending = true; // once, at the next draw, however many epochs came
+    }
+    const lrIters = [];
+    const lrRows = [];
+    iter.forEach((x, i) => {
+      if (typeof lr[i] === "number") {
+        lrIters.push(x);
+        lrRows.push([lr[i]]);
+      }
+    });
+    this.lr.merge(lrIters, lrRows);
+  }
+
+  /** An epoch message ({epoch, train: {...}, valid: {...}, batches?: {iter, loss, lr}}). */
   addEpoch(message) {
+    this.addEpochBatches(message.batches);
     const x = epochNumber(message);
     if (x === null) return;
     this.epochLoss.append(x, [metricOf(message, "train", "loss"), metricOf(message, "valid", "loss")]);
@@ -113,6 +149,10 @@ export class RunCharts {
 
   /** Redraw what changed (call once per animation frame). */
   draw() {
+    if (this.resmoothPending) {
+      this.resmoothPending = false;
+      this.resmooth();
+    }
     this.batch.draw();
     this.lr.draw();
     this.epochLoss.draw();

@@ -67,7 +67,11 @@ def test_a_run_streams_its_epochs_in_order_and_completes(server: LiveServer) -> 
     done = client.get(f"/api/runs/{run['id']}").json()
     assert done["status"] == "completed" and done["stop_reason"] is None
     assert done["started_at"] <= done["finished_at"]
-    assert done["latest"] == epochs[-1]
+    # Lists carry the last epoch without its batch curve; the run's messages have the curve.
+    assert len(epochs[-1]["batches"]["loss"]) == 23
+    assert done["latest"] == {k: v for k, v in epochs[-1].items() if k != "batches"}
+    listed = client.get("/api/runs").json()["items"]
+    assert [r["latest"] for r in listed if r["id"] == run["id"]] == [done["latest"]]
     assert client.get(f"/api/runs/{run['id']}/events").json() == messages
     metrics = client.get(f"/api/runs/{run['id']}/metrics").json()
     assert [e["valid"] for e in metrics["epochs"]] == [e["valid"] for e in epochs]
@@ -296,6 +300,8 @@ def test_the_all_runs_stream_shows_every_runs_status_and_epochs(server: LiveServ
         own = [m for m in messages if m["run_id"] == run_id]
         assert _seqs(own) == sorted(_seqs(own))
         assert [m["epoch"] for m in own if _is_epoch(m)] == [0, 1]
+    # the list page gets each epoch's stats, not its batch curve (GET /events has that)
+    assert all("batches" not in m and "train" in m for m in messages if _is_epoch(m))
 
 
 def test_a_client_that_falls_behind_is_closed_with_the_seq_to_resume_from(

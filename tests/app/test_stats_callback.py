@@ -7,16 +7,19 @@ from functools import partial
 from typing import Any
 
 import pytest
+import torch
 
 from app.hub import EventHub
 from app.recipes import registry
 from app.stats_callback import WebSocketStatsCallback
-from trainer import AvgStatsCallback, Runner, StopAfterIters, accuracy
+from trainer import AvgStatsCallback, Recorder, Runner, StopAfterIters, accuracy
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _fit(batch_interval: float, *extra: Any, epochs: int = 2) -> list[dict[str, Any]]:
+def _fit(
+    batch_interval: float, *extra: Any, epochs: int = 2, batch_points: int = 100
+) -> list[dict[str, Any]]:
     """Train the mlp recipe on digits with the callback publishing into a real hub."""
     saved: list[dict[str, Any]] = []
 
@@ -24,7 +27,9 @@ def _fit(batch_interval: float, *extra: Any, epochs: int = 2) -> list[dict[str, 
         hub = EventHub(saved.extend)
         hub.start()
         hub.open_run("r")
-        stats = WebSocketStatsCallback(hub, "r", batch_interval=batch_interval)
+        stats = WebSocketStatsCallback(
+            hub, "r", batch_interval=batch_interval, batch_points=batch_points
+        )
         run = Runner(
             cbs=[stats, *extra], cb_funcs=[partial(AvgStatsCallback, [accuracy], verbose=False)]
         )
@@ -62,3 +67,44 @@ def test_a_callback_that_stops_the_fit_is_reported_as_early_stop() -> None:
     assert len(early) == 1
     assert early[0]["source"] == "stop_after_iters" and early[0]["iter"] == 30
     assert early[0]["epoch"] == 1 and "30 iterations" in early[0]["reason"]
+
+
+def test_each_epoch_message_carries_every_training_batch_of_its_epoch() -> None:
+    recorder = Recorder()
+    messages = _fit(3600, recorder)
+    epochs = [m for m in messages if m["type"] == "epoch"]
+    assert [m["epoch"] for m in epochs] == [0, 1]
+    assert [m["batches"]["iter"] for m in epochs] == [list(range(1, 24)), list(range(24, 47))]
+    losses = [loss for m in epochs for loss in m["batches"]["loss"]]
+    assert losses == pytest.approx(recorder.losses, rel=1e-6)
+    assert all(lr == 0.5 for m in epochs for lr in m["batches"]["lr"])
+    # Still one live batch message: the full curve costs no extra messages.
+    assert sum(m["type"] == "batch" for m in messages) == 1
+
+
+def test_batches_are_averaged_down_to_batch_points_per_epoch() -> None:
+    recorder = Recorder()
+    messages = _fit(3600, recorder, batch_points=5)
+    epochs = [m for m in messages if m["type"] == "epoch"]
+    n, k = 23, 5
+    for epoch, message in enumerate(epochs):
+        record = recorder.losses[epoch * n : (epoch + 1) * n]
+        buckets: list[list[int]] = [[] for _ in range(k)]
+        for i in range(n):
+            buckets[i * k // n].append(i)
+        assert [len(b) for b in buckets] == [5, 5, 4, 5, 4]  # equal, in order, none empty
+        batches = message["batches"]
+        assert batches["iter"] == [epoch * n + b[-1] + 1 for b in buckets]
+        expected = [sum(record[i] for i in b) / len(b) for b in buckets]
+        assert batches["loss"] == pytest.approx(expected, rel=1e-6)
+        assert batches["lr"] == [0.5] * k
+
+
+def test_non_finite_batch_losses_become_null() -> None:
+    from app.stats_callback import _downsample
+
+    losses = torch.tensor([1.0, float("nan"), 3.0, float("inf"), 5.0, 7.0])
+    iters, lrs = [1, 2, 3, 4, 5, 6], [0.1] * 6
+    assert _downsample(losses, iters, lrs, 10)["loss"] == [1.0, None, 3.0, None, 5.0, 7.0]
+    down = _downsample(losses, iters, lrs, 3)
+    assert down == {"iter": [2, 4, 6], "loss": [None, None, 6.0], "lr": [0.1] * 3}

@@ -24,12 +24,22 @@ def open_running(page: Any, server: LiveServer, run_id: str) -> None:
     expect(page.locator("#run-live")).to_have_attribute("data-state", "open")
 
 
+def batch_iters(api: httpx.Client, run_id: str) -> set[int]:
+    """Every training batch the saved messages tell of: live `batch` messages and the
+    `batches` of epoch messages (the same batch may be in both: one point per iter)."""
+    iters = {m["iter"] for m in events(api, run_id, "batch")}
+    for message in events(api, run_id, "epoch"):
+        iters.update(message["batches"]["iter"])
+    return iters
+
+
 def wait_until_everything_is_drawn(page: Any, api: httpx.Client, run_id: str) -> None:
-    """Once the run has finished, the charts hold exactly its saved batch and epoch messages:
-    one point each (no duplicate) and none missing (no gap)."""
-    batches, epochs = len(events(api, run_id, "batch")), len(events(api, run_id, "epoch"))
+    """Once the run has finished, the charts hold exactly its saved batch points and epoch
+    messages: one point per iter and per epoch (no duplicate) and none missing (no gap)."""
+    batches, epochs = len(batch_iters(api, run_id)), len(events(api, run_id, "epoch"))
     page.wait_for_function(
         "([b, e]) => document.getElementById('chart-batch-loss').dataset.points == b"
+        " && document.getElementById('chart-lr').dataset.points == b"
         " && document.getElementById('chart-epoch-loss').dataset.points == e",
         arg=[batches, epochs],
         timeout=15_000,
@@ -166,6 +176,11 @@ def test_a_finished_run_shows_its_whole_history(
     expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
     wait_until_everything_is_drawn(page, api, run_id)
     assert chart_points(page, "chart-epoch-loss") == 3
+    # The run publishes one or two live batch messages (throttled), yet every training batch
+    # is drawn: ceil(1437 / 64) = 23 an epoch, from the epoch messages' `batches`.
+    assert len(events(api, run_id, "batch")) < 23
+    assert batch_iters(api, run_id) == set(range(1, 3 * 23 + 1))
+    assert chart_points(page, "chart-batch-loss") == chart_points(page, "chart-lr") == 3 * 23
     expect(page.locator("#run-epoch")).to_have_text("3 / 3")
     expect(page.locator("#run-live")).to_have_attribute("data-state", "open")  # for a resume
     expect(page.locator("#stop-button")).to_be_hidden()

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { lowerBound, minMaxIndices, smoothNext } from "../../../static/js/decimate.js";
+import { lowerBound, mergeSorted, minMaxIndices, smoothNext } from "../../../static/js/decimate.js";
 
 test("short series are drawn whole", () => {
   const ys = [3, 1, 2];
@@ -52,4 +52,28 @@ test("debiased smoothing starts at the first value and follows a constant", () =
   const jump = smoothNext(state, 12, 0.9);
   assert.ok(jump > 2 && jump < 12, "moves toward a new value without reaching it");
   assert.equal(smoothNext(state, null, 0.9), jump, "a missing loss keeps the last value");
+});
+
+test("merging an epoch's batches inserts new x in order and keeps the points already shown", () => {
+  const xs = [1, 10, 20];
+  const ys = [[0.1, 1.0, 2.0], [7, 7, 7]];
+  // Iters 1 and 10 are there (live batch messages): those points stay as they are.
+  const first = mergeSorted(xs, ys, [1, 2, 3, 10, 11], [[9], [0.2], [0.3], [9], [1.1]]);
+  assert.equal(first, 1);
+  assert.deepEqual(xs, [1, 2, 3, 10, 11, 20]);
+  assert.deepEqual(ys[0], [0.1, 0.2, 0.3, 1.0, 1.1, 2.0]);
+  assert.deepEqual(ys[1], [7, null, null, 7, null, 7]);
+});
+
+test("merging only later points appends; nothing new, NaN x and repeats are dropped", () => {
+  const xs = [1, 2];
+  const ys = [[1, 2]];
+  assert.equal(mergeSorted(xs, ys, [3, 3, NaN, 4], [[3], [30], [0], [NaN]]), 2);
+  assert.deepEqual(xs, [1, 2, 3, 4]);
+  assert.deepEqual(ys[0], [1, 2, 3, null]);
+  assert.equal(mergeSorted(xs, ys, [1, 2, 4], [[5], [5], [5]]), -1);
+  assert.equal(mergeSorted(xs, ys, [], []), -1);
+  assert.deepEqual(xs, [1, 2, 3, 4]);
+  assert.deepEqual(ys[0], [1, 2, 3, null]);
+  for (let i = 1; i < xs.length; i++) assert.ok(xs[i] > xs[i - 1]);
 });
