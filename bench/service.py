@@ -46,13 +46,14 @@ def p99(values: list[float]) -> float:
 
 
 @contextmanager
-def serve(workers: int) -> Iterator[str]:
+def serve(workers: int, data_dir: str | None = None) -> Iterator[str]:
     """The service in its own process (uvicorn with `app.main.SERVER_OPTIONS`, as `fitboard
-    serve` runs it), on a fresh SQLite database; yields its URL."""
+    serve` runs it), on the SQLite database in `data_dir` (a fresh one by default); yields
+    its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    data_dir = tempfile.mkdtemp(prefix="fitboard-bench-")
+    data_dir = data_dir or tempfile.mkdtemp(prefix="fitboard-bench-")
     env = os.environ | {
         "FITBOARD_DATA_DIR": data_dir,
         "FITBOARD_WORKERS": str(workers),

@@ -35,7 +35,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_runs_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_runs_status"), ["status"], unique=False)
+        batch_op.create_index("ix_runs_status_created_at", ["status", "created_at"], unique=False)
 
     op.create_table(
         "events",
@@ -68,7 +68,7 @@ def downgrade() -> None:
     op.drop_table("run_callbacks")
     op.drop_table("events")
     with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_runs_status"))
+        batch_op.drop_index("ix_runs_status_created_at")
         batch_op.drop_index(batch_op.f("ix_runs_created_at"))
 
     op.drop_table("runs")
