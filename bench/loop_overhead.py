@@ -29,20 +29,16 @@ from trainer import (
     AvgStatsCallback,
     Callback,
     DataBunch,
-    Dataset,
     Learner,
     Runner,
     accuracy,
-    get_dls,
     get_model,
     make_synthetic,
 )
 
 
 def make_data(args: argparse.Namespace, seed: int) -> DataBunch:
-    x_train, y_train, x_valid, y_valid = args.arrays
-    dls = get_dls(Dataset(x_train, y_train), Dataset(x_valid, y_valid), args.bs, seed=seed)
-    return DataBunch(*dls, c=10)
+    return DataBunch.from_arrays(*args.arrays, args.bs, c=10, seed=seed)
 
 
 Timing = tuple[float, float]  # (wall seconds, thread CPU seconds)

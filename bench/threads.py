@@ -23,12 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer import (
     DataBunch,
-    Dataset,
     Learner,
     Runner,
     available_cpus,
     default_threads,
-    get_dls,
     get_model,
     make_synthetic,
 )
@@ -38,10 +36,7 @@ SPIN = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:
 
 def epoch_seconds(arrays: tuple[torch.Tensor, ...], threads: int, seed: int) -> float:
     torch.set_num_threads(threads)
-    x_train, y_train, x_valid, y_valid = arrays
-    data = DataBunch(
-        *get_dls(Dataset(x_train, y_train), Dataset(x_valid, y_valid), 64, seed=seed), 10
-    )
+    data = DataBunch.from_arrays(*arrays, 64, c=10, seed=seed)
     torch.manual_seed(seed)
     learn = Learner(*get_model(data), F.cross_entropy, data)
     start = time.perf_counter()

@@ -118,6 +118,25 @@ class DataBunch:
                 _check_labels(train_ds.y, c, "training")
                 _check_labels(valid_ds.y, c, "validation")
 
+    @classmethod
+    def from_arrays(
+        cls,
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+        x_valid: torch.Tensor,
+        y_valid: torch.Tensor,
+        bs: int,
+        *,
+        c: int | None = None,
+        seed: int | None = None,
+    ) -> DataBunch:
+        """`get_data`'s four tensors as a DataBunch (`get_dls` batches); `c` defaults to the
+        number of classes the integer labels show (largest label + 1)."""
+        if c is None and not y_train.is_floating_point():
+            c = int(torch.cat([y_train, y_valid]).max()) + 1
+        train_ds, valid_ds = Dataset(x_train, y_train), Dataset(x_valid, y_valid)
+        return cls(*get_dls(train_ds, valid_ds, bs, seed=seed), c=c)
+
     @property
     def train_ds(self) -> Any:
         return self.train_dl.dataset

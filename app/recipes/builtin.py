@@ -12,7 +12,7 @@ import torch
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from torch import nn
 
-from trainer import DataBunch, Dataset, Learner, get_cnn_model, get_data, get_dls, get_model
+from trainer import DataBunch, Learner, get_cnn_model, get_data, get_model
 
 from .registry import RecipeRegistry, TrainParams
 
@@ -84,10 +84,7 @@ class DataParams(TrainParams):
         """The chosen dataset as a DataBunch of this batch size (validation batches twice it)."""
         # The validation split is fixed (trainer's default), so runs with different seeds compare.
         options = {"path": self._data_file} if self.dataset == "mnist" else {}
-        x_train, y_train, x_valid, y_valid = get_data(self.dataset, **options)
-        train_ds, valid_ds = Dataset(x_train, y_train), Dataset(x_valid, y_valid)
-        n_classes = int(torch.cat([y_train, y_valid]).max()) + 1
-        return DataBunch(*get_dls(train_ds, valid_ds, self.bs, seed=self.seed), c=n_classes)
+        return DataBunch.from_arrays(*get_data(self.dataset, **options), self.bs, seed=self.seed)
 
 
 class MLPParams(DataParams):

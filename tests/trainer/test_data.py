@@ -117,3 +117,16 @@ def test_labels_out_of_range_for_c_are_refused(y_train, y_valid, match):
 def test_mismatched_input_shapes_are_refused():
     with pytest.raises(ValueError, match=r"differ in shape: \(2,\) vs \(5,\)"):
         _bunch([0, 1], [0], x_valid=torch.zeros(1, 5))
+
+
+def test_from_arrays_batches_like_get_dls_and_infers_c_from_the_labels():
+    x, y = torch.randn(10, 3), torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+    data = DataBunch.from_arrays(x[:8], y[:8], x[8:], torch.tensor([6, 0]), bs=4, seed=1)
+    assert data.c == 7  # the largest label anywhere, + 1
+    first_epoch = [yb.tolist() for _, yb in data.train_dl]
+    assert [len(labels) for labels in first_epoch] == [4, 4]
+    assert [len(xb) for xb, _ in data.valid_dl] == [2]  # validation batches are 2 * bs
+    same = DataBunch.from_arrays(x[:8], y[:8], x[8:], torch.tensor([6, 0]), bs=4, seed=1)
+    assert [yb.tolist() for _, yb in same.train_dl] == first_epoch  # the seed fixes the order
+    with pytest.raises(ValueError, match="labels must lie in"):
+        DataBunch.from_arrays(x[:8], y[:8], x[8:], y[8:], bs=4, c=3)
