@@ -6,7 +6,6 @@ Run it with `fitboard serve`, or `uvicorn --factory app.main:create_app
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -21,18 +20,15 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import callbacks, health, recipes, runs, ws
 from app.config import Settings, get_settings
-from app.db import Store, init_db, make_engine
-from app.hub import EventHub
-from app.manager import RunManager, RunNotFound, RunStateConflict
+from app.manager import RunNotFound, RunStateConflict
 from app.paths import STATIC_DIR
-from app.recipes import load_recipe_modules, registry
+from app.recipes import load_recipe_modules
+from app.services import running_services
 from app.validation import InvalidRequest
 
 __all__ = ["SERVER_OPTIONS", "create_app"]
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next batch
 
 # uvicorn options fitboard is served with. No per-message deflate: messages are a few hundred
 # bytes, and compressing each one once per client took 140 us of the GIL a message, most of
@@ -60,21 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    engine = make_engine(settings.database_url or "")
-    await asyncio.to_thread(init_db, engine)
-    store = Store(engine)
-    hub = EventHub(store.save_events)
-    hub.start()
-    manager = RunManager(settings, store, hub, registry)
-    await asyncio.to_thread(manager.start)
-    app.state.store, app.state.hub, app.state.manager = store, hub, manager
-    try:
+    async with running_services(app.state.settings) as services:
+        app.state.store, app.state.hub = services.store, services.hub
+        app.state.manager = services.manager
         yield
-    finally:
-        await asyncio.to_thread(manager.shutdown, SHUTDOWN_TIMEOUT)
-        await hub.close()  # everything published is saved before the process exits
-        engine.dispose()
 
 
 def _include_pages(app: FastAPI) -> None:

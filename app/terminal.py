@@ -15,15 +15,13 @@ from typing import Any, TextIO
 from tqdm.auto import tqdm
 
 from app.config import Settings
-from app.db import RunStatus, Store, init_db, make_engine
+from app.db import RunStatus, Store
 from app.hub import EventHub
 from app.manager import RunManager, RunStateConflict
-from app.recipes import registry
+from app.services import running_services
 from app.validation import InvalidRequest
 
 __all__ = ["explain", "train_in_terminal"]
-
-SHUTDOWN_TIMEOUT = 10.0  # seconds for a run to reach its next batch when the terminal quits
 
 
 async def train_in_terminal(
@@ -39,31 +37,20 @@ async def train_in_terminal(
     Raises `InvalidRequest` when the request is invalid (`explain` words it for a terminal);
     nothing is stored then.
     """
-    assert settings.database_url is not None  # Settings fills in the SQLite default
-    engine = make_engine(settings.database_url)
-    await asyncio.to_thread(init_db, engine)
-    store = Store(engine)
-    hub = EventHub(store.save_events)
-    hub.start()
     # Starting the manager recovers as the server does (Store.interrupt_unfinished): runs of
     # a live server or terminal are left alone, only those whose process is gone interrupted.
-    manager = RunManager(settings.model_copy(update={"workers": 1}), store, hub, registry)
-    manager.start()
-    try:
+    async with running_services(settings.model_copy(update={"workers": 1})) as services:
+        store, manager = services.store, services.manager
         row = manager.create(recipe, params, callbacks, name)
         progress = _Progress(out, int(row.params["epochs"]))
         progress.write(f"run {row.id} ({row.name}): {recipe} {_plain_params(row.params)}")
-        follow = asyncio.ensure_future(_follow(hub, store, row.id, progress))
+        follow = asyncio.ensure_future(_follow(services.hub, store, row.id, progress))
         with (
             _interrupts(lambda: _stop(manager, row.id, progress), follow.cancel),
             contextlib.suppress(asyncio.CancelledError),
         ):
             await follow
         progress.close()
-    finally:
-        await asyncio.to_thread(manager.shutdown, SHUTDOWN_TIMEOUT)
-        await hub.close()
-        engine.dispose()
     final = store.get_run(row.id)
     assert final is not None
     return str(final.status)

@@ -1,0 +1,52 @@
+"""The parts a process needs to train runs: database, event hub and run manager, wired once.
+
+`fitboard serve` (the app's lifespan) and `fitboard run` (the terminal) both start them here,
+so the two cannot drift apart in how runs are stored, numbered or shut down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.db import Store, init_db, make_engine
+from app.hub import EventHub
+from app.manager import RunManager
+from app.recipes import registry
+
+__all__ = ["SHUTDOWN_TIMEOUT", "Services", "running_services"]
+
+SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next batch
+
+
+@dataclass(frozen=True)
+class Services:
+    """The started parts: the store (all SQL), the hub (messages) and the manager (runs)."""
+
+    store: Store
+    hub: EventHub
+    manager: RunManager
+
+
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """Migrate the database, start the hub and the manager (recovering runs whose process is
+    gone); on exit, stop running runs at their next batch (interrupted), save everything
+    published, and close the database."""
+    assert settings.database_url is not None  # Settings fills in the SQLite default
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(init_db, engine)
+    store = Store(engine)
+    hub = EventHub(store.save_events)
+    hub.start()
+    manager = RunManager(settings, store, hub, registry)
+    await asyncio.to_thread(manager.start)
+    try:
+        yield Services(store, hub, manager)
+    finally:
+        await asyncio.to_thread(manager.shutdown, SHUTDOWN_TIMEOUT)
+        await hub.close()  # everything published is saved before the process exits
+        engine.dispose()
