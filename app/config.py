@@ -11,7 +11,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         le=64,
         description="Runs that train at the same time; more wait in a queue. "
         "Default: half the CPU cores, at least 1.",
+    )
+    backend: Literal["threads"] = Field(
+        default="threads",
+        description="Where runs execute: `threads`, worker threads of the server's process.",
     )
     token: SecretStr | None = Field(
         default=None,

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from app.catalog import callback_catalog, recipe_registry
 from app.config import Settings
 from app.db import Store, init_db, make_engine
-from app.hub import EventHub
-from app.manager import RunManager
-from app.recipes import registry
+from app.live.hub import EventHub
+from app.runs import RunManager
+from app.runs.backends import make_backend
 
 __all__ = ["SHUTDOWN_TIMEOUT", "Services", "running_services"]
 
@@ -42,7 +43,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     store = Store(engine)
     hub = EventHub(store.save_events)
     hub.start()
-    manager = RunManager(settings, store, hub, registry)
+    backend = make_backend(settings, recipe_registry, callback_catalog)
+    manager = RunManager(settings, store, hub, recipe_registry, callback_catalog, backend)
     await asyncio.to_thread(manager.start)
     try:
         yield Services(store, hub, manager)

@@ -340,9 +340,12 @@ class Runner:
     def _apply_pending(self, *, in_fit: bool) -> None:
         with self._lock:
             changes, self._pending_cbs = self._pending_cbs, []
-            hypers, self._pending_hypers = self._pending_hypers, {}
         for adding, cbs in changes:
             self._change_cbs(adding, cbs, in_fit=in_fit)
+        # After the callbacks: one that joins now and calls set_hyper in its begin_fit has
+        # its value applied at this same boundary, before the next batch.
+        with self._lock:
+            hypers, self._pending_hypers = self._pending_hypers, {}
         if hypers and self.learn is not None:
             for group in self.opt.param_groups:
                 group.update(hypers)

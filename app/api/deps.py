@@ -15,8 +15,8 @@ from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.db import Store
-from app.hub import EventHub
-from app.manager import RunManager
+from app.live.hub import EventHub
+from app.runs import RunManager
 
 __all__ = [
     "BEARER_SUBPROTOCOL_PREFIX",

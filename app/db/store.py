@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,9 +9,9 @@ from sqlalchemy import CursorResult, Engine, delete, func, insert, select, updat
 from sqlalchemy.orm import sessionmaker
 
 from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
-from app.messages import summary
+from app.live.messages import summary
 
-__all__ = ["Store", "owner_is_gone", "this_process"]
+__all__ = ["Store"]
 
 UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -115,33 +113,26 @@ class Store:
         with self._session.begin() as session:
             return _rowcount(session.execute(statement)) == 1
 
-    def interrupt_unfinished(self, me: str | None = None) -> list[str]:
-        """Mark queued or running runs whose owner is gone as interrupted; their ids.
-
-        The one place that decides, for the server and `fitboard run` alike: runs owned by a
-        live process (another server, a terminal run) are left alone; `owner_is_gone` says
-        which are not. `me` is the caller's `this_process()`.
-        """
-        me = me or this_process()
+    def unfinished_owners(self) -> list[tuple[str, str | None]]:
+        """(id, owner) of every queued or running run."""
+        query = select(RunRow.id, RunRow.owner).where(RunRow.status.in_(UNFINISHED))
         with self._session() as session:
-            candidates = session.execute(
-                select(RunRow.id, RunRow.owner).where(RunRow.status.in_(UNFINISHED))
-            ).all()
-        ids = []
-        for run_id, owner in candidates:
-            if not owner_is_gone(owner, me):
-                continue
-            # Only if nobody claimed or finished it since we looked (the owner is unchanged).
-            same_owner = RunRow.owner.is_(None) if owner is None else RunRow.owner == owner
-            statement = (
-                update(RunRow)
-                .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED), same_owner)
-                .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
-            )
-            with self._session.begin() as session:
-                if _rowcount(session.execute(statement)) == 1:
-                    ids.append(run_id)
-        return ids
+            return [(run_id, owner) for run_id, owner in session.execute(query).all()]
+
+    def interrupt(self, run_id: str, owner: str | None) -> bool:
+        """Mark an unfinished run interrupted if `owner` still holds it; True if it did.
+
+        Conditional on the owner, so a run another process claimed or finished since the
+        caller looked is left exactly as that process wrote it.
+        """
+        same_owner = RunRow.owner.is_(None) if owner is None else RunRow.owner == owner
+        statement = (
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED), same_owner)
+            .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
+        )
+        with self._session.begin() as session:
+            return _rowcount(session.execute(statement)) == 1
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run with its callbacks and events (the caller checked it is finished)."""
@@ -213,8 +204,8 @@ class Store:
         with self._session() as session:
             return session.scalar(query) or 0
 
-    def metrics(self, run_id: str, *, max_points: int = 1000) -> dict[str, list[dict[str, Any]]]:
-        """Per-epoch stats and the batch loss history, thinned to at most `max_points` points."""
+    def metric_events(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The run's epoch messages and batch messages, each in seq order."""
         query = (
             select(EventRow.type, EventRow.data)
             .where(EventRow.run_id == run_id, EventRow.type.in_(["epoch", "batch"]))
@@ -222,49 +213,12 @@ class Store:
         )
         with self._session() as session:
             rows = session.execute(query).all()
-        epochs = [_without_envelope(data) for kind, data in rows if kind == "epoch"]
-        batches = [_without_envelope(data) for kind, data in rows if kind == "batch"]
-        stride = -(-len(batches) // max_points) if batches else 1
-        return {"epochs": epochs, "batches": batches[::stride]}
-
-
-def this_process() -> str:
-    """This process as a run's owner: "<hostname>:<pid>"."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_is_gone(owner: str | None, me: str) -> bool:
-    """Whether the process that owns an unfinished run can no longer be training it.
-
-    - No owner (a row written before owners were recorded), or one that does not parse: gone.
-    - Our own hostname and pid: gone, it is an earlier life of this process (a restarted
-      container is pid 1 again); a manager never recovers after creating runs of its own.
-    - Our hostname, another pid: gone only if no such process exists (`os.kill(pid, 0)`
-      raises ProcessLookupError; a pid of another user's process counts as alive).
-    - Another hostname: gone. Its process cannot be checked from here, and the documented
-      deployment is one host (docker-compose runs a single app container), so a run owned
-      elsewhere is one that a previous host or container left behind.
-    """
-    if owner is None or owner == me:
-        return True
-    host, _, pid_text = owner.rpartition(":")
-    my_host = me.rpartition(":")[0]
-    if not pid_text.isdigit() or int(pid_text) <= 0 or host != my_host:
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except (ProcessLookupError, OverflowError):
-        return True
-    except PermissionError:
-        return False
-    return False
+        epochs = [data for kind, data in rows if kind == "epoch"]
+        batches = [data for kind, data in rows if kind == "batch"]
+        return epochs, batches
 
 
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE or DELETE matched (a CursorResult's count; typed loosely by SQLAlchemy)."""
     assert isinstance(result, CursorResult)
     return result.rowcount
-
-
-def _without_envelope(message: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in message.items() if k not in ("type", "run_id", "seq")}

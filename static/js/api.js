@@ -1,22 +1,6 @@
 // HTTP client for the fitboard API: one place that adds the token and turns failures into ApiError.
 import { reportConnection } from "./connection.js";
-
-const TOKEN_KEY = "fitboard.token";
-
-/** The access token the user entered, or "" when none is stored. */
-export function getToken() {
-  try {
-    return localStorage.getItem(TOKEN_KEY) || "";
-  } catch {
-    return ""; // storage can be disabled (private windows, strict policies)
-  }
-}
-
-/** Store (or, with "", forget) the access token sent with every request. */
-export function setToken(token) {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
-}
+import { authHeaders } from "./token.js";
 
 /** An HTTP error from the API: `status` 0 means the server could not be reached. */
 export class ApiError extends Error {
@@ -51,10 +35,8 @@ function messageOf(body, response) {
  * Throws ApiError for HTTP errors and for an unreachable server.
  */
 export async function api(path, { method = "GET", body, signal } = {}) {
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", ...authHeaders() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(path, {

@@ -6,6 +6,7 @@ import { COLORS, LiveChart } from "./charts.js";
 import { badge, el, replaceChildren, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { epochNumber, metricNames, metricOf } from "./messages.js";
+import { runPageUrl, runUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
 const runs = []; // [{id, run, epochs: Map(epochNumber -> message), color}]
@@ -64,8 +65,7 @@ function addEpoch(entry, message) {
 }
 
 async function loadRun(id, index) {
-  const path = `/api/runs/${encodeURIComponent(id)}`;
-  const [run, metrics] = await Promise.all([api(path), api(`${path}/metrics`)]);
+  const [run, metrics] = await Promise.all([api(runUrl(id)), api(runUrl(id, "metrics"))]);
   const entry = { id, run, epochs: new Map(), color: COLORS[index % COLORS.length] };
   for (const message of metrics.epochs || []) addEpoch(entry, message);
   return entry;
@@ -77,7 +77,7 @@ function renderRunList() {
       "li",
       { "data-run-id": entry.id },
       el("span", { class: "swatch", style: `background:${entry.color}`, "aria-hidden": "true" }),
-      el("a", { href: `/runs/${encodeURIComponent(entry.id)}` }, entry.run.name || entry.id),
+      el("a", { href: runPageUrl(entry.id) }, entry.run.name || entry.id),
       " ",
       badge(entry.run.status),
     ),

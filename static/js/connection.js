@@ -1,7 +1,7 @@
 // The banner that says when the server is unreachable or wants an access token.
 // Every HTTP call and WebSocket reports here; the banner shows the worst current state.
+import { getToken, setToken } from "./token.js";
 
-const TOKEN_KEY = "fitboard.token";
 const sources = new Map(); // source name -> "ok" | "unreachable" | "token"
 
 function banner() {
@@ -50,9 +50,7 @@ export function reportConnection(state, source = "http") {
 function saveToken(event) {
   event.preventDefault();
   const input = event.target.querySelector("input");
-  const token = input.value.trim();
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+  setToken(input.value.trim()); // an empty field forgets the token
   window.location.reload(); // every open request and socket restarts with the new token
 }
 
@@ -61,7 +59,7 @@ function openTokenForm() {
   el.dataset.tokenRequested = "1";
   render();
   const input = el.querySelector("input");
-  input.value = localStorage.getItem(TOKEN_KEY) || "";
+  input.value = getToken();
   input.focus();
 }
 

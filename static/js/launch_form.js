@@ -1,29 +1,9 @@
-// The launch form: recipe parameters and launch-time callbacks, built from the API's schemas.
+// The launch form: recipe parameters and launch-time callbacks, built from the API's schemas
+// (each catalog entry's `params_schema`).
 import { api, ApiError } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
-import { buildSchemaFields, clearErrors, showErrors } from "./schema_form.js";
-
-/** The list in a GET /api/recipes or /api/callbacks answer (a list, or {items|recipes|...}). */
-export function listOf(data, key) {
-  if (Array.isArray(data)) return data;
-  if (data && Array.isArray(data[key])) return data[key];
-  if (data && Array.isArray(data.items)) return data.items;
-  return [];
-}
-
-/** The JSON Schema of a recipe's or callback's parameters. */
-export function schemaOf(entry) {
-  return entry.params_schema || entry.schema || entry.parameters || { properties: {} };
-}
-
-/** Fill a <select> with named entries, each option's title its description. */
-export function fillSelect(select, entries, { placeholder } = {}) {
-  const options = entries.map((e) =>
-    el("option", { value: e.name, title: e.description || "" }, e.name),
-  );
-  if (placeholder) options.unshift(el("option", { value: "" }, placeholder));
-  replaceChildren(select, options);
-}
+import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
+import { runPageUrl } from "./urls.js";
 
 export class LaunchForm {
   constructor(form) {
@@ -39,9 +19,7 @@ export class LaunchForm {
   }
 
   async load() {
-    const [recipes, callbacks] = await Promise.all([api("/api/recipes"), api("/api/callbacks")]);
-    this.recipes = listOf(recipes, "recipes");
-    this.callbacks = listOf(callbacks, "callbacks");
+    [this.recipes, this.callbacks] = await Promise.all([api("/api/recipes"), api("/api/callbacks")]);
     fillSelect(this.recipeSelect, this.recipes);
     const preferred = this.recipes.find((r) => r.default === true);
     if (preferred) this.recipeSelect.value = preferred.name;
@@ -58,7 +36,7 @@ export class LaunchForm {
     const recipe = this.recipes.find((r) => r.name === this.recipeSelect.value);
     replaceChildren(this.paramsBox);
     this.form.querySelector("#recipe-help").textContent = recipe ? recipe.description || "" : "";
-    this.params = recipe ? buildSchemaFields(this.paramsBox, schemaOf(recipe), "params.") : null;
+    this.params = recipe ? buildSchemaFields(this.paramsBox, recipe.params_schema, "params.") : null;
   }
 
   addCallback(name) {
@@ -74,7 +52,7 @@ export class LaunchForm {
       spec.description ? el("p", { class: "help" }, spec.description) : null,
       fields,
     );
-    const block = { name: spec.name, node, fields, schema: schemaOf(spec) };
+    const block = { name: spec.name, node, fields, schema: spec.params_schema };
     remove.setAttribute("aria-label", `Remove callback ${spec.name}`);
     remove.addEventListener("click", () => {
       this.blocks = this.blocks.filter((b) => b !== block);
@@ -116,7 +94,7 @@ export class LaunchForm {
     this.submit.disabled = true;
     try {
       const run = await api("/api/runs", { method: "POST", body: this.body() });
-      window.location.assign(`/runs/${encodeURIComponent(run.id)}`);
+      window.location.assign(runPageUrl(run.id));
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       showErrors(this.form, err);

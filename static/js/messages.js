@@ -46,11 +46,29 @@ export function whereLabel(info) {
   return parts.join(", ");
 }
 
+/**
+ * Who can stop a run, as `stop_reason.source` says (the server's StopSource): a person pressed
+ * Stop, or the server stopped. Any other source is the name of the callback that stopped the
+ * run (early_stopping, time_limit...).
+ */
+export const StopSource = Object.freeze({ USER: "user", SHUTDOWN: "shutdown" });
+
+/** Whether a person asked for this stop (so the page need not say who stopped the run). */
+export function stoppedByUser(reason) {
+  return Boolean(reason) && reason.source === StopSource.USER;
+}
+
+/** Who stopped the run, as shown: "user", "shutdown" or the callback's name ("" if unknown). */
+export function stopSourceLabel(reason) {
+  return (reason && typeof reason === "object" && reason.source) || "";
+}
+
 /** A stop reason (object or string) as one sentence. */
 export function stopReasonText(reason) {
   if (!reason) return "";
   if (typeof reason === "string") return reason;
   const where = whereLabel(reason);
-  const who = reason.source ? `${reason.source}: ` : "";
+  const source = stopSourceLabel(reason);
+  const who = source ? `${source}: ` : "";
   return `${who}${reason.message || "stopped"}${where ? ` (at ${where})` : ""}`;
 }

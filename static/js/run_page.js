@@ -5,9 +5,10 @@ import { api, ApiError, query } from "./api.js";
 import { initConnectionBanner } from "./connection.js";
 import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
-import { epochLabel, whereLabel } from "./messages.js";
+import { epochLabel, stoppedByUser, stopSourceLabel, whereLabel } from "./messages.js";
 import { RunCharts } from "./run_charts.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
+import { runSocketPath, runUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
 const EVENTS_PAGE = 10000; // the most GET /api/runs/{id}/events returns at once
@@ -18,7 +19,7 @@ async function fetchEvents(runId, afterSeq = 0) {
   let after = afterSeq;
   for (;;) {
     const params = query({ after_seq: after, limit: EVENTS_PAGE });
-    const page = await api(`/api/runs/${encodeURIComponent(runId)}/events${params}`);
+    const page = await api(`${runUrl(runId, "events")}${params}`);
     all.push(...page);
     if (page.length < EVENTS_PAGE) return all;
     after = page[page.length - 1].seq;
@@ -34,12 +35,14 @@ class RunPage {
     this.callbacks = new CallbacksPanel(root, this.runId);
     this.log = new EventLog(root.querySelector("#event-log"));
     this.queue = new FrameQueue((messages) => this.apply(messages));
-    this.stream = new MessageStream(`/ws/runs/${encodeURIComponent(this.runId)}`, {
+    this.stream = new MessageStream(runSocketPath(this.runId), {
       resumeSeq: true,
       onMessages: (messages) => this.queue.pushAll(messages),
       onState: (state) => this.showLive(state),
     });
     this.stopRequestedAt = null;
+    this.lastStatus = null; // of the last status message applied (history or live)
+    this.restarted = false; // resumed: the next "running" restarts the run's clock
   }
 
   async start() {
@@ -51,7 +54,7 @@ class RunPage {
   }
 
   async load() {
-    this.run = await api(`/api/runs/${encodeURIComponent(this.runId)}`);
+    this.run = await api(runUrl(this.runId));
     this.showRun();
     this.callbacks.set(this.run.callbacks);
     this.wireStop();
@@ -87,27 +90,34 @@ class RunPage {
     this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
   }
 
+  /**
+   * A `status` message carries all of the change (status, stop_reason, error), so it is
+   * applied as it is, with no re-fetch of the run; a field it leaves out is now null.
+   */
   statusMessage(message) {
-    this.run.status = message.status;
-    if (message.stop_reason) this.run.stop_reason = message.stop_reason;
-    if (message.error) this.run.error = message.error;
-    if (message.status === "running" && !this.run.started_at) {
-      this.run.started_at = new Date((message.time || Date.now() / 1000) * 1000).toISOString();
+    const at = new Date((message.time || Date.now() / 1000) * 1000).toISOString();
+    if (FINISHED.has(this.lastStatus) && !FINISHED.has(message.status)) {
+      // Resumed: like the server, forget the last finish and restart the clock when it runs.
+      this.run.finished_at = null;
+      this.restarted = true;
     }
-    if (FINISHED.has(message.status)) this.finished(message);
+    this.lastStatus = message.status;
+    this.run.status = message.status;
+    this.run.stop_reason = message.stop_reason ?? null;
+    this.run.error = message.error ?? null;
+    if (message.status === "running" && (!this.run.started_at || this.restarted)) {
+      this.run.started_at = at;
+      this.restarted = false;
+    }
     this.setStatus(message.status);
+    if (FINISHED.has(message.status)) this.finished(at); // after setStatus: it says how it ended
   }
 
-  async finished(message) {
+  finished(at) {
     const receivedAt = performance.now();
-    this.run.finished_at ??= new Date((message.time || Date.now() / 1000) * 1000).toISOString();
+    this.run.finished_at ??= at; // the run from the API (history replay) already has it
     const delay = this.stopRequestedAt === null ? null : (receivedAt - this.stopRequestedAt) / 1000;
     this.stopRequestedAt = null;
-    try {
-      Object.assign(this.run, await api(`/api/runs/${encodeURIComponent(this.runId)}`));
-    } catch {
-      // the status message alone still says how the run ended
-    }
     this.showStopResult(delay);
     renderConfig(this.root.querySelector("#run-config"), this.run);
   }
@@ -156,7 +166,8 @@ class RunPage {
       const after = delaySeconds === null ? "" : `, ${delaySeconds.toFixed(2)} s after the request`;
       const at = where ? `at ${where}` : "before training started";
       const why = reason.message ? ` ${reason.message}` : "";
-      const by = reason.source && reason.source !== "user" ? ` (${reason.source})` : "";
+      const source = stopSourceLabel(reason);
+      const by = source && !stoppedByUser(reason) ? ` (${source})` : ""; // a person knows who
       node.textContent = `Stopped ${at}${after}.${why}${by}`;
     } else if (reason) {
       node.textContent = `Stopped: ${reason}`;
@@ -184,7 +195,7 @@ class RunPage {
     const node = this.root.querySelector("#stop-result");
     button.disabled = true;
     try {
-      await api(`/api/runs/${encodeURIComponent(this.runId)}/resume`, { method: "POST" });
+      await api(runUrl(this.runId, "resume"), { method: "POST" });
       node.hidden = true; // the status messages that follow tell the rest
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -203,7 +214,7 @@ class RunPage {
     node.textContent = "Stop requested; the run stops at its next batch…";
     node.hidden = false;
     try {
-      await api(`/api/runs/${encodeURIComponent(this.runId)}/stop`, { method: "POST" });
+      await api(runUrl(this.runId, "stop"), { method: "POST" });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       this.stopRequestedAt = null;

@@ -1,9 +1,9 @@
 // The run page's panels: attached callbacks (attach / detach), the event log, the config.
 import { api, ApiError } from "./api.js";
 import { el, formatNumber, formatTime, replaceChildren, STATUS_LABELS } from "./dom.js";
-import { fillSelect, listOf, schemaOf } from "./launch_form.js";
 import { epochNumber, metricNames, metricOf, stopReasonText, whereLabel } from "./messages.js";
-import { buildSchemaFields, clearErrors, showErrors } from "./schema_form.js";
+import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
+import { runUrl } from "./urls.js";
 
 function paramsText(params) {
   const entries = Object.entries(params || {});
@@ -25,7 +25,7 @@ export class CallbacksPanel {
   }
 
   async load() {
-    this.specs = listOf(await api("/api/callbacks"), "callbacks");
+    this.specs = await api("/api/callbacks");
     fillSelect(this.select, this.specs);
     this.select.addEventListener("change", () => this.showSpec());
     this.form.addEventListener("submit", (event) => this.attach(event));
@@ -43,7 +43,7 @@ export class CallbacksPanel {
     const spec = this.specs.find((s) => s.name === this.select.value);
     replaceChildren(this.paramsBox);
     this.form.querySelector("#attach-help").textContent = spec ? spec.description || "" : "";
-    this.params = spec ? buildSchemaFields(this.paramsBox, schemaOf(spec), "params.") : null;
+    this.params = spec ? buildSchemaFields(this.paramsBox, spec.params_schema, "params.") : null;
   }
 
   /** Attaching only makes sense while the run can still train. */
@@ -60,10 +60,19 @@ export class CallbacksPanel {
     this.render();
   }
 
-  /** A `callback` message: attached or detached. */
+  /**
+   * A `callback` message (action "attached" or "detached", with id, name, params): the one
+   * thing that changes the list, for this page's own attach and detach as for anyone else's,
+   * so a change shows once and in the order the server made it.
+   */
   apply(message) {
-    if (message.action === "detached") this.attached.delete(message.id);
-    else this.attached.set(message.id, { id: message.id, name: message.name, params: message.params });
+    if (message.action === "attached") {
+      this.attached.set(message.id, { id: message.id, name: message.name, params: message.params });
+    } else if (message.action === "detached") {
+      this.attached.delete(message.id);
+    } else {
+      return;
+    }
     this.render();
   }
 
@@ -91,11 +100,8 @@ export class CallbacksPanel {
     submit.disabled = true;
     try {
       const body = { name: this.select.value, params: this.params ? this.params.collect() : {} };
-      const cb = await api(`/api/runs/${encodeURIComponent(this.runId)}/callbacks`, {
-        method: "POST",
-        body,
-      });
-      if (cb && cb.id) this.apply({ action: "attached", ...cb });
+      // The reply is not applied: the `callback` message that follows adds it to the list.
+      await api(runUrl(this.runId, "callbacks"), { method: "POST", body });
       this.showSpec(); // fresh fields for the next one
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -108,10 +114,8 @@ export class CallbacksPanel {
   async detach(cb, button) {
     button.disabled = true;
     try {
-      await api(`/api/runs/${encodeURIComponent(this.runId)}/callbacks/${encodeURIComponent(cb.id)}`, {
-        method: "DELETE",
-      });
-      this.apply({ action: "detached", id: cb.id });
+      // The `callback` message that follows removes it (and this button) from the list.
+      await api(runUrl(this.runId, "callbacks", cb.id), { method: "DELETE" });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       button.disabled = false;

@@ -5,6 +5,7 @@ import { badge, el, formatNumber, formatTime, replaceChildren, setBadge } from "
 import { FrameQueue } from "./frame_queue.js";
 import { LaunchForm } from "./launch_form.js";
 import { epochLabel, metricOf } from "./messages.js";
+import { runPageUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
 const PAGE_SIZE = 25;
@@ -17,13 +18,6 @@ const state = {
   selected: new Set(),
   refreshTimer: null,
 };
-
-/** Normalise a GET /api/runs answer: {items|runs, total} or a bare list. */
-function pageOf(data) {
-  const items = Array.isArray(data) ? data : data.items || data.runs || [];
-  const total = Array.isArray(data) ? items.length : (data.total ?? data.count ?? items.length);
-  return { items, total };
-}
 
 function cell(label, content, cls) {
   return el("td", { "data-label": label, class: cls }, content);
@@ -56,7 +50,7 @@ function renderRow(run) {
     "tr",
     { "data-run-id": run.id },
     cell("Select", checkbox, "select-cell"),
-    cell("Name", el("a", { href: `/runs/${encodeURIComponent(run.id)}` }, name)),
+    cell("Name", el("a", { href: runPageUrl(run.id) }, name)),
     cell("Recipe", run.recipe || "–"),
     cell("Status", badge(run.status), "status-cell"),
     ...latestCells(run),
@@ -68,9 +62,9 @@ function renderRow(run) {
 
 async function loadPage() {
   const params = { limit: PAGE_SIZE, offset: state.offset, status: state.status };
-  let page;
+  let page; // {items, total, limit, offset}
   try {
-    page = pageOf(await api(`/api/runs${query(params)}`));
+    page = await api(`/api/runs${query(params)}`);
   } catch (err) {
     if (err instanceof ApiError) return; // the banner explains an unreachable server or token
     throw err;

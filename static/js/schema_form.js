@@ -1,6 +1,7 @@
 // Form fields built from a JSON Schema (pydantic's), and server errors shown next to them.
 // The server is the one place that validates: the form sends what was typed and shows the 422.
-import { el } from "./dom.js";
+// Shared by the launch form (runs page) and the attach form (run page).
+import { el, replaceChildren } from "./dom.js";
 
 let fieldCounter = 0;
 
@@ -160,6 +161,18 @@ export function buildSchemaFields(container, schema, pathPrefix = "") {
       return values;
     },
   };
+}
+
+/**
+ * Fill a <select> with catalog entries (GET /api/recipes or /api/callbacks: each has `name`
+ * and `description`), each option's title its description.
+ */
+export function fillSelect(select, entries, { placeholder } = {}) {
+  const options = entries.map((e) =>
+    el("option", { value: e.name, title: e.description || "" }, e.name),
+  );
+  if (placeholder) options.unshift(el("option", { value: "" }, placeholder));
+  replaceChildren(select, options);
 }
 
 /** Remove every error shown in `form`. */

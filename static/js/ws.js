@@ -1,19 +1,10 @@
 // A WebSocket that reconnects by itself and never delivers the same message twice.
 // For one run's stream it reconnects with after_seq, so the server replays what was missed.
-import { api, getToken } from "./api.js";
+import { api } from "./api.js";
 import { reportConnection } from "./connection.js";
+import { socketProtocols } from "./token.js";
 
-const WS_SUBPROTOCOL = "fitboard";
 const MAX_BACKOFF_MS = 5000;
-
-/**
- * The subprotocols to offer: browsers cannot set headers on a WebSocket, so the token travels
- * as "bearer.<token>" beside "fitboard" (the one the server accepts).
- */
-export function socketProtocols() {
-  const token = getToken();
-  return token ? [WS_SUBPROTOCOL, `bearer.${token}`] : [WS_SUBPROTOCOL];
-}
 
 function socketUrl(path, params) {
   const url = new URL(path, window.location.href);

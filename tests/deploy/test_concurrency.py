@@ -104,7 +104,7 @@ def test_two_runs_write_stats_while_the_list_page_reads(store: Store):
         run = store.get_run(run_id)
         assert run is not None and run.latest is not None
         assert run.latest["seq"] == MESSAGES_PER_RUN
-        assert len(store.metrics(run_id)["epochs"]) == MESSAGES_PER_RUN // EPOCH_EVERY
+        assert len(store.metric_events(run_id)[0]) == MESSAGES_PER_RUN // EPOCH_EVERY
 
 
 @pytest.mark.timeout(120)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.api.deps import guard
-from app.catalog import catalog
+from app.catalog import callback_catalog
 
 __all__ = ["router"]
 
@@ -17,4 +17,4 @@ router = APIRouter(prefix="/api", tags=["callbacks"], dependencies=[Depends(guar
 @router.get("/callbacks")
 def list_callbacks() -> list[dict[str, Any]]:
     """Every attachable callback's name, description and parameter JSON Schema."""
-    return catalog.describe()
+    return callback_catalog.describe()

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from app.api.deps import HubDep, ManagerDep, StoreDep, guard
 from app.api.schemas import CallbackIn, CallbackOut, Metrics, RunCreate, RunOut, RunPage
 from app.db import RunStatus
+from app.live.downsample import batch_history
 
 __all__ = ["router"]
 
@@ -54,7 +55,9 @@ def get_metrics(
 ) -> Metrics:
     """Per-epoch stats and the batch loss history (at most `max_points` batch points)."""
     manager.get(run_id)
-    return Metrics(**store.metrics(run_id, max_points=max_points))
+    epochs, batches = store.metric_events(run_id)
+    history = batch_history(epochs, batches, max_points)
+    return Metrics(epochs=[_without_envelope(m) for m in epochs], batches=history)
 
 
 @router.get("/{run_id}/events")
@@ -76,12 +79,10 @@ async def get_events(
 
 
 @router.post("/{run_id}/stop", status_code=status.HTTP_202_ACCEPTED)
-async def stop_run(run_id: str, manager: ManagerDep) -> RunOut:
+def stop_run(run_id: str, manager: ManagerDep) -> RunOut:
     """Stop a running run at its next batch (202; the status message follows) or cancel a
     queued one; 409 for a run that already finished."""
-    if manager.request_stop(run_id):  # on the loop: no thread hop before the stop is asked
-        return RunOut.model_validate(await asyncio.to_thread(manager.get, run_id))
-    return RunOut.model_validate(await asyncio.to_thread(manager.stop, run_id))
+    return RunOut.model_validate(manager.stop(run_id))
 
 
 @router.post("/{run_id}/resume", status_code=status.HTTP_202_ACCEPTED)
@@ -106,3 +107,7 @@ def attach_callback(run_id: str, body: CallbackIn, manager: ManagerDep) -> Callb
 def detach_callback(run_id: str, cb_id: str, manager: ManagerDep) -> None:
     """Detach a callback; on a running run it leaves at the next batch boundary."""
     manager.detach(run_id, cb_id)
+
+
+def _without_envelope(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in ("type", "run_id", "seq")}

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect, status
 
 from app.api.deps import WS_SUBPROTOCOL, HubDep, StoreDep, guard
-from app.hub import SubscriberLagging, to_json
+from app.live.hub import SubscriberLagging, to_json
 
 __all__ = ["CLOSE_LAGGING", "router"]
 

@@ -1,0 +1,284 @@
+"""EventHub: the one place a run's messages are numbered, fanned out to clients and saved.
+
+Training threads call `publish`, which only stamps the message and hands it to the event
+loop (`loop.call_soon_threadsafe`); everything else runs on the loop thread: every client
+has a bounded queue, batch messages are coalesced for a client that falls behind, and a
+client that cannot keep up with the other messages is told to resume (`SubscriberLagging`).
+A writer task saves messages in order, off the loop, through the `save` function given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from app.live.messages import summary
+
+__all__ = [
+    "ALL_RUNS_TYPES",
+    "EventHub",
+    "Stamped",
+    "Subscriber",
+    "SubscriberLagging",
+    "to_json",
+]
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+class Stamped(dict[str, Any]):
+    """A message with its envelope (run_id, seq, time) and, once dispatched, its JSON text
+    (`json`), encoded once for every client."""
+
+    __slots__ = ("json",)
+    json: str
+
+
+def to_json(message: Message) -> str:
+    """The message's JSON text (encoded once per message, however many clients receive it)."""
+    if isinstance(message, Stamped):
+        return message.json
+    return json.dumps(message, separators=(",", ":"))
+
+
+# What `WS /ws/runs` (every run at once) carries: enough for a list page, no batch traffic.
+ALL_RUNS_TYPES = frozenset({"status", "epoch"})
+SAVE_ATTEMPTS = 3
+
+
+def _encoded(message: Message) -> Stamped:
+    """`message` as a Stamped with its JSON text set (encoded once, for every client)."""
+    stamped = message if isinstance(message, Stamped) else Stamped(message)
+    stamped.json = json.dumps(stamped, separators=(",", ":"))
+    return stamped
+
+
+class SubscriberLagging(Exception):
+    """The client's queue overflowed with messages that cannot be dropped; it must resume."""
+
+
+class Subscriber:
+    """One client's bounded queue. Loop thread only.
+
+    A batch message replaces the same run's batch message still waiting in the queue (a slow
+    client sees fewer, never stale, batches); other messages are never dropped: once more than
+    `max_pending` wait, the subscriber is marked lagging and `get` raises.
+    """
+
+    def __init__(self, run_id: str | None, max_pending: int) -> None:
+        self.run_id = run_id
+        self.max_pending = max_pending
+        self.lagging = False
+        self._queue: deque[Message] = deque()
+        self._waiting_batch: dict[str, Message] = {}
+        self._pending = 0  # messages in the queue that are not batch messages
+        self._ready = asyncio.Event()
+
+    def put(self, message: Message) -> None:
+        """Queue a message for this client (never blocks, never raises)."""
+        if self.lagging:
+            return
+        if message["type"] == "batch":
+            stale = self._waiting_batch.get(message["run_id"])
+            if stale is not None:
+                self._queue.remove(stale)
+            self._waiting_batch[message["run_id"]] = message
+        elif self._pending >= self.max_pending:
+            self.lagging = True
+            self._ready.set()
+            return
+        else:
+            self._pending += 1
+        self._queue.append(message)
+        self._ready.set()
+
+    async def get(self) -> Message:
+        """The next message; raises SubscriberLagging once the client has fallen too far behind."""
+        while not self._queue or self.lagging:
+            if self.lagging:
+                raise SubscriberLagging
+            self._ready.clear()
+            await self._ready.wait()
+        message = self._queue.popleft()
+        if message["type"] == "batch":
+            del self._waiting_batch[message["run_id"]]
+        else:
+            self._pending -= 1
+        return message
+
+
+class EventHub:
+    """Numbers each run's messages (seq from 1, no gaps), fans them out, and saves them."""
+
+    def __init__(
+        self, save: Callable[[list[Message]], None], *, client_queue_size: int = 1000
+    ) -> None:
+        self._save = save
+        self.client_queue_size = client_queue_size
+        self._lock = threading.Lock()
+        self._next_seq: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._run_subscribers: dict[str, set[Subscriber]] = {}
+        self._all_subscribers: set[Subscriber] = set()
+        self._unsaved: dict[str, deque[Message]] = {}  # dispatched, not yet committed
+        self._to_save: list[Message] = []
+        self._save_wanted = asyncio.Event()
+        self._saved = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    # --- any thread -------------------------------------------------------------------------
+
+    def open_run(self, run_id: str, last_seq: int = 0) -> None:
+        """Number a run's next message after `last_seq` (0 for a new run: the store's last one
+        for an old run), or after the last one this hub numbered if that is later."""
+        with self._lock:
+            self._next_seq[run_id] = max(self._next_seq.get(run_id, 1), last_seq + 1)
+
+    def publish(self, run_id: str, message: Message) -> Stamped:
+        """Stamp `message` with run_id, seq and time and hand it to the loop; returns it stamped.
+
+        Thread-safe and non-blocking. Numbering and scheduling happen under one lock, so the
+        loop receives each run's messages in seq order whichever threads publish them.
+        """
+        with self._lock:
+            if self._loop is None:
+                raise RuntimeError("EventHub.start() has not run")
+            seq = self._next_seq[run_id]
+            self._next_seq[run_id] = seq + 1
+            stamped = Stamped(message, run_id=run_id, seq=seq, time=time.time())
+            self._loop.call_soon_threadsafe(self._dispatch, stamped)
+        return stamped
+
+    # --- loop thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind to the running loop and start the writer task."""
+        self._loop = asyncio.get_running_loop()
+        self._writer = self._loop.create_task(self._write_forever(), name="event-writer")
+
+    async def close(self) -> None:
+        """Save everything published so far, then stop the writer."""
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def flush(self) -> None:
+        """Wait until every message already handed to the loop is saved."""
+        await asyncio.sleep(0)  # let call_soon_threadsafe callbacks already scheduled run
+        while self._unsaved:
+            self._saved.clear()
+            await self._saved.wait()
+
+    def unsaved(self, run_id: str, after_seq: int = 0) -> list[Message]:
+        """`run_id`'s messages with seq > after_seq that were dispatched but are not saved yet.
+
+        Loop thread only. Read it before the store: together they hold every dispatched message.
+        """
+        return [m for m in self._unsaved.get(run_id, ()) if m["seq"] > after_seq]
+
+    def subscribe(self, run_id: str | None, after_seq: int = 0) -> Subscriber:
+        """A queue of `run_id`'s messages (None: every run's status and epoch messages).
+
+        For one run, messages with seq > after_seq that are not saved yet are queued at once,
+        so "saved ones from the store, then this queue" misses nothing.
+        """
+        subscriber = Subscriber(run_id, self.client_queue_size)
+        if run_id is None:
+            self._all_subscribers.add(subscriber)
+            return subscriber
+        self._run_subscribers.setdefault(run_id, set()).add(subscriber)
+        for message in self._unsaved.get(run_id, ()):
+            if message["seq"] > after_seq:
+                subscriber.put(message)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a client."""
+        if subscriber.run_id is None:
+            self._all_subscribers.discard(subscriber)
+            return
+        subscribers = self._run_subscribers.get(subscriber.run_id, set())
+        subscribers.discard(subscriber)
+        if not subscribers:
+            self._run_subscribers.pop(subscriber.run_id, None)
+
+    async def stream(
+        self,
+        run_id: str,
+        after_seq: int,
+        load_saved: Callable[[str, int], list[Message]],
+    ) -> AsyncGenerator[Message, None]:
+        """Every message of a run with seq > after_seq: saved ones, then live; no gap, no repeat.
+
+        Subscribes before reading the store, so a message is either in the store or queued.
+        """
+        subscriber = self.subscribe(run_id, after_seq)
+        try:
+            last = after_seq
+            for message in await asyncio.to_thread(load_saved, run_id, after_seq):
+                if message["seq"] > last:
+                    yield message
+                    last = message["seq"]
+            while True:
+                message = await subscriber.get()
+                if message["seq"] > last:
+                    yield message
+                    last = message["seq"]
+        finally:
+            self.unsubscribe(subscriber)
+
+    async def stream_all(self) -> AsyncGenerator[Message, None]:
+        """Every run's status and epoch messages, live."""
+        subscriber = self.subscribe(None)
+        try:
+            while True:
+                yield await subscriber.get()
+        finally:
+            self.unsubscribe(subscriber)
+
+    def _dispatch(self, message: Stamped) -> None:
+        _encoded(message)
+        run_id = message["run_id"]
+        self._unsaved.setdefault(run_id, deque()).append(message)
+        self._to_save.append(message)
+        self._save_wanted.set()
+        for subscriber in self._run_subscribers.get(run_id, ()):
+            subscriber.put(message)
+        if message["type"] in ALL_RUNS_TYPES and self._all_subscribers:
+            listed = message if "batches" not in message else _encoded(summary(message))
+            for subscriber in self._all_subscribers:
+                subscriber.put(listed)
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._save_wanted.wait()
+            self._save_wanted.clear()
+            batch, self._to_save = self._to_save, []
+            await self._write(batch)
+            for message in batch:
+                unsaved = self._unsaved[message["run_id"]]
+                unsaved.popleft()
+                if not unsaved:
+                    del self._unsaved[message["run_id"]]
+            self._saved.set()
+
+    async def _write(self, batch: list[Message]) -> None:
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                await asyncio.to_thread(self._save, batch)
+                return
+            except Exception:
+                log.exception("saving %d messages failed (attempt %d)", len(batch), attempt)
+                await asyncio.sleep(0.5 * attempt)
+        log.error("dropped %d messages after %d failed saves", len(batch), SAVE_ATTEMPTS)

@@ -1,0 +1,51 @@
+"""Where a run executes: the `RunBackend` seam and its implementations.
+
+`make_backend(settings)` picks one by `FITBOARD_BACKEND`; `threads` is the default.
+"""
+
+from __future__ import annotations
+
+from app.catalog import CallbackCatalog, RecipeRegistry
+from app.config import Settings
+
+from .base import (
+    Attach,
+    AttachedCallback,
+    Command,
+    CommandRefused,
+    Detach,
+    Launch,
+    RunBackend,
+    RunOutcome,
+    RunReporter,
+    SetHyper,
+    Stop,
+)
+from .threads import ThreadBackend
+
+__all__ = [
+    "Attach",
+    "AttachedCallback",
+    "Command",
+    "CommandRefused",
+    "Detach",
+    "Launch",
+    "RunBackend",
+    "RunOutcome",
+    "RunReporter",
+    "SetHyper",
+    "Stop",
+    "ThreadBackend",
+    "make_backend",
+]
+
+
+def make_backend(
+    settings: Settings, recipes: RecipeRegistry, callbacks: CallbackCatalog
+) -> RunBackend:
+    """The backend `settings.backend` names, built from the settings."""
+    if settings.backend == "threads":
+        return ThreadBackend(
+            recipes, callbacks, workers=settings.workers, torch_threads=settings.torch_threads
+        )
+    raise ValueError(f"FITBOARD_BACKEND: unknown backend {settings.backend!r}")

@@ -1,0 +1,154 @@
+"""The seam between deciding *what* happens to a run and *where* its Runner executes.
+
+`RunManager` owns a run's life: its states, its rows, its messages. A `RunBackend` owns
+where the run's `trainer.Runner` executes: threads of this process (`ThreadBackend`), and in
+time a Ray actor or a remote process. The two talk through three small things:
+
+- the manager calls `submit(run_id)` to queue a run, `control(run_id, command)` to steer one
+  that executes, and `shutdown` once;
+- the backend calls the manager back through a `RunReporter`: `begin(run_id)` when it can
+  execute the run (the manager answers with the `Launch`, or None when the run left the
+  queue meanwhile), `publish(run_id, message)` for every message the run emits (the one
+  entry point into the hub, whatever the backend), and `end(run_id, outcome)` once;
+- everything that crosses is plain data (`Launch`, the commands, `RunOutcome`), so that a
+  backend can ship it to another process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.catalog import CallbackParams, TrainParams
+from app.live.messages import StopSource
+
+__all__ = [
+    "Attach",
+    "AttachedCallback",
+    "Command",
+    "CommandRefused",
+    "Detach",
+    "Launch",
+    "RunBackend",
+    "RunOutcome",
+    "RunReporter",
+    "SetHyper",
+    "Stop",
+]
+
+
+@dataclass(frozen=True)
+class AttachedCallback:
+    """A catalog callback on a run: its id on that run, its name and validated parameters."""
+
+    id: str
+    name: str
+    params: CallbackParams
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to execute a run, as the store holds it when the run starts."""
+
+    run_id: str
+    recipe: str
+    params: TrainParams
+    callbacks: tuple[AttachedCallback, ...]
+    run_dir: Path  # the run's own directory: checkpoints go here
+    resume_from: Path | None = None  # a checkpoint to continue from
+
+
+# --- commands: each takes effect at the run's next batch boundary ----------------------------
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the fit at the next batch boundary; `source` is who asked."""
+
+    source: StopSource
+    message: str
+
+
+@dataclass(frozen=True)
+class Attach:
+    """Build a catalog callback and add it to the fit."""
+
+    callback: AttachedCallback
+
+
+@dataclass(frozen=True)
+class Detach:
+    """Remove the callback attached with this id."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class SetHyper:
+    """Set an optimizer hyperparameter (`lr`, `momentum`...) in every param group."""
+
+    name: str
+    value: float
+
+
+Command = Stop | Attach | Detach | SetHyper
+
+
+class CommandRefused(Exception):
+    """The run cannot carry out a command (a callback that fails to build); says why."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run's fit ended: its stop reason (a `stop_reason` object, None when it ran to
+    the end), the error that ended it, and its last epoch message as published."""
+
+    stop_reason: dict[str, Any] | None = None
+    error: str | None = None
+    last_epoch: dict[str, Any] | None = None
+
+
+class RunReporter(Protocol):
+    """What a backend tells the manager (implemented by `RunManager`). Any thread."""
+
+    def begin(self, run_id: str) -> Launch | None:
+        """The backend can execute `run_id` now: the manager marks it running and returns its
+        Launch, or None if the run must not execute (cancelled, or the manager is closing)."""
+        ...
+
+    def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A message the run emitted; returns it as numbered. Never blocks."""
+        ...
+
+    def end(self, run_id: str, outcome: RunOutcome) -> None:
+        """The run that `begin` launched has finished executing, as `outcome` says."""
+        ...
+
+
+class RunBackend(Protocol):
+    """Where runs execute. Every method may be called from any thread."""
+
+    name: str  # FITBOARD_BACKEND's value for it
+
+    def start(self, reporter: RunReporter) -> None:
+        """Get ready to execute runs, reporting to `reporter`."""
+        ...
+
+    def submit(self, run_id: str) -> None:
+        """Queue a run; call `reporter.begin(run_id)` once it can execute. Never blocks."""
+        ...
+
+    def control(self, run_id: str, command: Command) -> bool:
+        """Deliver `command` to a run this backend executes (or is about to); False if it has
+        no such run. Raises CommandRefused when the run cannot carry it out."""
+        ...
+
+    def shutdown(self, timeout: float) -> None:
+        """Stop executing runs at their next batch (source `shutdown`) and wait for their
+        `end`, at most `timeout` seconds; start nothing more."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for /api/health: `backend` (its name) and `workers` (runs at once)."""
+        ...

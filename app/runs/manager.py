@@ -1,0 +1,353 @@
+"""RunManager: owns every run of this process, from the request to its last status message.
+
+The manager decides *what* happens to a run: its states, its rows and its messages. Where
+the run's Runner executes is its `RunBackend`'s business (`app.runs.backends`); the manager
+hands it run ids and commands, and hears back through the `RunReporter` methods (`begin`,
+`publish`, `end`). Every change of state is one conditional UPDATE in the store, then one
+`status` message.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from app.catalog import CallbackCatalog, RecipeRegistry
+from app.config import Settings
+from app.db import RunStatus, Store
+from app.db.models import CallbackRow, RunRow
+from app.live.hub import EventHub
+from app.live.messages import (
+    StopSource,
+    callback_message,
+    status_message,
+    stop_reason_dict,
+    summary,
+)
+from app.runs.backends import (
+    Attach,
+    AttachedCallback,
+    CommandRefused,
+    Detach,
+    Launch,
+    RunBackend,
+    RunOutcome,
+    Stop,
+)
+from app.runs.checkpoints import latest_checkpoint
+from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
+from app.runs.owners import interrupt_orphans, this_process
+from app.runs.requests import RequestValidator, RunRequest
+
+__all__ = ["RunManager"]
+
+log = logging.getLogger(__name__)
+
+
+class RunManager:
+    """Creates, queues, stops, resumes and deletes runs; the API's only way to change one.
+
+    Also the `RunReporter` of its backend: `begin`, `publish` and `end` are called from
+    wherever the backend executes runs.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        hub: EventHub,
+        recipes: RecipeRegistry,
+        callbacks: CallbackCatalog,
+        backend: RunBackend,
+    ) -> None:
+        self.settings, self.store, self.hub, self.backend = settings, store, hub, backend
+        self.recipes, self.callbacks = recipes, callbacks
+        self.requests = RequestValidator(recipes, callbacks, settings.datasets_dir)
+        self._lock = threading.RLock()  # orders state changes against the backend's begin/end
+        self._queued: set[str] = set()  # submitted to the backend, not begun
+        self._running: set[str] = set()  # begun, not ended
+        self._resume_from: dict[str, Path] = {}
+        self._closing = False
+        self.owner = this_process()  # recorded on every run this manager creates or resumes
+
+    # --- lifecycle of the manager -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Mark runs whose owning process is gone as interrupted; start the backend.
+
+        Runs another live process is training (a server, `fitboard run`) stay as they are.
+        """
+        for run_id in interrupt_orphans(self.store, self.owner):
+            self.hub.open_run(run_id, self.store.last_seq(run_id))
+            row = self.get(run_id)
+            self._publish_status(run_id, row.status, row.stop_reason, row.error)
+        self.backend.start(self)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop running runs at their next batch (they become interrupted), then the backend."""
+        with self._lock:
+            self._closing = True
+            for run_id in sorted(self._queued):
+                self._finish_queued(run_id, RunStatus.INTERRUPTED, "the server shut down")
+        self.backend.shutdown(timeout)  # outside the lock: runs end through `end`, which takes it
+
+    def load(self) -> dict[str, Any]:
+        """The backend, its capacity, and how many runs train and wait now."""
+        with self._lock:
+            counts = {"running": len(self._running), "queued": len(self._queued)}
+        return {**self.backend.describe(), **counts}
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        recipe: str,
+        params: dict[str, Any],
+        callbacks: list[tuple[str, dict[str, Any]]],
+        name: str | None = None,
+    ) -> RunRow:
+        """Validate a run request and queue it; InvalidRequest names each bad field."""
+        return self.create_checked(self.requests.run(recipe, params, callbacks, name))
+
+    def create_checked(self, request: RunRequest) -> RunRow:
+        """Queue an already validated run request."""
+        run_id = _new_id(6)
+        with self._lock:
+            row = self.store.create_run(
+                run_id=run_id,
+                name=request.name or f"{request.recipe}-{run_id[:6]}",
+                recipe=request.recipe,
+                params=request.params_json(),
+                callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
+                owner=self.owner,
+            )
+            self.hub.open_run(run_id)
+            self._enqueue(row)
+        return row
+
+    def get(self, run_id: str) -> RunRow:
+        """The run, or RunNotFound."""
+        row = self.store.get_run(run_id)
+        if row is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        return row
+
+    def stop(self, run_id: str, source: StopSource = StopSource.USER) -> RunRow:
+        """Stop a run: one executing here at its next batch, a queued one at once (cancelled).
+
+        RunStateConflict names the state of a run that cannot be stopped from here.
+        """
+        command = Stop(source, "stopped by user" if source is StopSource.USER else "stopped")
+        with self._lock:
+            if self.backend.control(run_id, command):
+                return self.get(run_id)
+            row = self.get(run_id)
+            if row.status == RunStatus.QUEUED.value and run_id in self._queued:
+                message = "cancelled by user before it started"
+                self._finish_queued(run_id, RunStatus.STOPPED, message)
+                return self.get(run_id)
+            raise RunStateConflict(run_id, row.status, "stop it", _elsewhere(row))
+
+    def resume(self, run_id: str) -> RunRow:
+        """Queue an interrupted run again, to continue from its newest checkpoint."""
+        with self._lock:
+            row = self.get(run_id)
+            if row.status != RunStatus.INTERRUPTED.value:
+                raise RunStateConflict(run_id, row.status, "resume it (only interrupted runs)")
+            checkpoint = latest_checkpoint(self.settings.run_dir(run_id))
+            if checkpoint is None:
+                raise RunStateConflict(run_id, row.status, "resume it", ": it has no checkpoint")
+            self.store.transition(
+                run_id,
+                from_=[RunStatus.INTERRUPTED],
+                to=RunStatus.QUEUED,
+                owner=self.owner,
+                finished_at=None,
+                stop_reason=None,
+                error=None,
+            )
+            self._resume_from[run_id] = checkpoint
+            self.hub.open_run(run_id, self.store.last_seq(run_id))
+            self._enqueue(self.get(run_id))
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        """Delete a finished run, its history and its directory."""
+        with self._lock:
+            row = self.get(run_id)
+            if not RunStatus(row.status).finished:
+                raise RunStateConflict(run_id, row.status, "delete it", "; stop it first")
+            self.store.delete_run(run_id)
+        shutil.rmtree(self.settings.run_dir(run_id), ignore_errors=True)
+
+    def attach(self, run_id: str, name: str, params: dict[str, Any]) -> CallbackRow:
+        """Attach a catalog callback: to a queued run now, to a running one at the next batch."""
+        request = self.requests.callback(self.get(run_id).recipe, name, params)
+        with self._lock:
+            row = self.get(run_id)
+            if RunStatus(row.status).finished:
+                raise RunStateConflict(run_id, row.status, "attach a callback")
+            attached = AttachedCallback(_new_id(8), request.name, request.params)
+            if run_id in self._running:
+                try:
+                    self.backend.control(run_id, Attach(attached))
+                except CommandRefused as exc:
+                    raise InvalidRequest.at(("params",), str(exc)) from exc
+            cb_row = self.store.add_callback(run_id, attached.id, name, request.params_json())
+            self._publish_callback(run_id, "attached", cb_row)
+        return cb_row
+
+    def detach(self, run_id: str, cb_id: str) -> None:
+        """Detach a callback (at the next batch boundary if the run is training)."""
+        with self._lock:
+            row = self.get(run_id)
+            cb_row = next((cb for cb in row.callbacks if cb.id == cb_id), None)
+            if cb_row is None:
+                raise RunNotFound(f"run {run_id} has no callback with id {cb_id!r}")
+            if RunStatus(row.status).finished:
+                raise RunStateConflict(run_id, row.status, "detach a callback")
+            if run_id in self._running:
+                self.backend.control(run_id, Detach(cb_id))
+            self.store.remove_callback(run_id, cb_id)
+            self._publish_callback(run_id, "detached", cb_row)
+
+    # --- RunReporter: called by the backend -------------------------------------------------
+
+    def begin(self, run_id: str) -> Launch | None:
+        """Move a queued run to running and return its Launch; None if it left the queue.
+
+        Under the lock, so a callback attached meanwhile is either in the Launch or sent to
+        the backend as a command.
+        """
+        with self._lock:
+            self._queued.discard(run_id)
+            if self._closing or not self.store.transition(
+                run_id, from_=[RunStatus.QUEUED], to=RunStatus.RUNNING, held_by=self.owner
+            ):
+                return None
+            self._running.add(run_id)
+            row = self.get(run_id)
+            self._publish_status(row.id, row.status)
+            try:
+                return self._launch(row)
+            except Exception as exc:  # a stored request this version cannot read any more
+                self.end(run_id, RunOutcome(error=f"cannot start: {type(exc).__name__}: {exc}"))
+                return None
+
+    def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Number a message the run emitted and hand it to the hub (never blocks)."""
+        return self.hub.publish(run_id, message)
+
+    def end(self, run_id: str, outcome: RunOutcome) -> None:
+        """Record how a run this manager began has ended, and say so in a status message."""
+        status = _final_status(outcome)
+        stop_reason = outcome.stop_reason if outcome.error is None else None
+        # The run's last epoch goes in with its final status: readers never see one without
+        # the other, and the event writer leaves a finished run's `latest` alone.
+        epoch = outcome.last_epoch
+        last = {"latest": summary(epoch)} if epoch is not None else {}
+        with self._lock:
+            self._running.discard(run_id)
+            if self.store.transition(
+                run_id,
+                from_=[RunStatus.RUNNING],
+                to=status,
+                held_by=self.owner,
+                stop_reason=stop_reason,
+                error=outcome.error,
+                **last,
+            ):
+                self._publish_status(run_id, status.value, stop_reason, outcome.error)
+                return
+            self._yield_to_other_writer(run_id, status, stop_reason, outcome.error)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _launch(self, row: RunRow) -> Launch:
+        params = self.recipes.validate_params(
+            row.recipe, row.params, datasets_dir=self.settings.datasets_dir
+        )
+        callbacks = tuple(
+            AttachedCallback(cb.id, cb.name, self.callbacks.validate_params(cb.name, cb.params))
+            for cb in row.callbacks
+        )
+        return Launch(
+            run_id=row.id,
+            recipe=row.recipe,
+            params=params,
+            callbacks=callbacks,
+            run_dir=self.settings.run_dir(row.id),
+            resume_from=self._resume_from.pop(row.id, None),
+        )
+
+    def _yield_to_other_writer(
+        self, run_id: str, status: RunStatus, stop_reason: Any, error: str | None
+    ) -> None:
+        """Another process changed the row meanwhile (it interrupted, resumed or deleted the
+        run): its write stands. Followers get the stored status, numbered after what that
+        process saved (ours, if the row is gone)."""
+        row = self.store.get_run(run_id)
+        log.warning(
+            "run %s ended %s here, but another process changed it (now %s): left as is",
+            run_id,
+            status.value,
+            row.status if row is not None else "deleted",
+        )
+        if row is None:
+            self._publish_status(run_id, status.value, stop_reason, error)
+        else:
+            self.hub.open_run(run_id, self.store.last_seq(run_id))
+            self._publish_status(run_id, row.status, row.stop_reason, row.error)
+
+    def _enqueue(self, row: RunRow) -> None:
+        self._queued.add(row.id)
+        self._publish_status(row.id, row.status)
+        self.backend.submit(row.id)
+
+    def _finish_queued(self, run_id: str, status: RunStatus, message: str) -> None:
+        source = StopSource.USER if status is RunStatus.STOPPED else StopSource.SHUTDOWN
+        reason = stop_reason_dict(source.value, message)
+        self._queued.discard(run_id)
+        if self.store.transition(
+            run_id, from_=[RunStatus.QUEUED], to=status, held_by=self.owner, stop_reason=reason
+        ):
+            self._publish_status(run_id, status.value, reason)
+
+    def _publish_status(
+        self,
+        run_id: str,
+        status: str,
+        stop_reason: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.hub.publish(run_id, status_message(status, stop_reason, error))
+
+    def _publish_callback(self, run_id: str, action: str, cb: CallbackRow) -> None:
+        self.hub.publish(run_id, callback_message(action, cb.id, cb.name, cb.params))
+
+
+def _final_status(outcome: RunOutcome) -> RunStatus:
+    if outcome.error is not None:
+        return RunStatus.FAILED
+    if outcome.stop_reason is None:
+        return RunStatus.COMPLETED
+    source = outcome.stop_reason["source"]
+    if source == StopSource.USER.value:
+        return RunStatus.STOPPED
+    if source == StopSource.SHUTDOWN.value:
+        return RunStatus.INTERRUPTED
+    return RunStatus.EARLY_STOPPED
+
+
+def _elsewhere(row: RunRow) -> str:
+    if row.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
+        return f" (it belongs to another fitboard process, {row.owner or 'unknown'})"
+    return ""
+
+
+def _new_id(nbytes: int) -> str:
+    return secrets.token_hex(nbytes)

@@ -1,0 +1,100 @@
+"""The one check of a run request and of a callback to attach, in the run domain's terms.
+
+A request comes in as names and plain JSON; it leaves as typed, validated models
+(`RunRequest`, `CallbackRequest`) that travel to wherever the run executes, never checked
+again. Errors are `InvalidRequest`, each `loc` relative to the request itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.catalog import (
+    CallbackCatalog,
+    CallbackParams,
+    RecipeRegistry,
+    TrainParams,
+    UnknownEntryError,
+)
+from app.runs.errors import InvalidRequest, Loc
+
+__all__ = ["CallbackRequest", "RequestValidator", "RunRequest"]
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A catalog callback with its parameters, validated for the run it joins."""
+
+    name: str
+    params: CallbackParams
+
+    def params_json(self) -> dict[str, Any]:
+        """The parameters as the database and the messages hold them."""
+        return self.params.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run to create: its recipe's validated parameters and callbacks."""
+
+    recipe: str
+    params: TrainParams
+    callbacks: tuple[CallbackRequest, ...]
+    name: str | None = None
+
+    def params_json(self) -> dict[str, Any]:
+        """The parameters, defaults filled in, as the database holds them."""
+        return self.params.model_dump(mode="json")
+
+
+class RequestValidator:
+    """Checks requests against the registries; `datasets_dir` bounds local dataset paths."""
+
+    def __init__(
+        self, recipes: RecipeRegistry, callbacks: CallbackCatalog, datasets_dir: Path | None
+    ) -> None:
+        self.recipes, self.callbacks, self.datasets_dir = recipes, callbacks, datasets_dir
+
+    def run(
+        self,
+        recipe: str,
+        params: Mapping[str, Any],
+        callbacks: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        name: str | None = None,
+    ) -> RunRequest:
+        """A run request, or one InvalidRequest listing every bad field."""
+        try:
+            valid = self.recipes.validate_params(recipe, params, datasets_dir=self.datasets_dir)
+        except UnknownEntryError as exc:
+            raise InvalidRequest.at(("recipe",), str(exc)) from None
+        except ValidationError as exc:
+            raise InvalidRequest.from_validation(exc, ("params",)) from None
+        errors: list[dict[str, Any]] = []
+        checked = []
+        for index, (cb_name, cb_params) in enumerate(callbacks):
+            try:
+                checked.append(self.callback(recipe, cb_name, cb_params, at=("callbacks", index)))
+            except InvalidRequest as exc:
+                errors += exc.errors
+        if errors:
+            raise InvalidRequest(errors)
+        return RunRequest(recipe, valid, tuple(checked), name)
+
+    def callback(
+        self, recipe: str, name: str, params: Mapping[str, Any], at: Loc = ()
+    ) -> CallbackRequest:
+        """A callback for a run of `recipe` (a `monitor` must be one of the recipe's
+        statistics); `at` is where it sits in the request."""
+        try:
+            monitors = self.recipes.get(recipe).monitors
+            valid = self.callbacks.validate_params(name, params, monitors=monitors)
+        except UnknownEntryError as exc:
+            raise InvalidRequest.at((*at, "name"), str(exc)) from None
+        except ValidationError as exc:
+            raise InvalidRequest.from_validation(exc, (*at, "params")) from None
+        return CallbackRequest(name, valid)

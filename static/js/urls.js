@@ -1,0 +1,21 @@
+// The paths of a run's resources, each part escaped once here (run and callback ids come
+// from the server and the page URL, and must never change the path's shape).
+
+function escaped(parts) {
+  return parts.map((part) => encodeURIComponent(String(part))).join("/");
+}
+
+/** runUrl(id) is "/api/runs/<id>"; runUrl(id, "callbacks", cbId) "/api/runs/<id>/callbacks/<cbId>". */
+export function runUrl(id, ...rest) {
+  return `/api/runs/${escaped([id, ...rest])}`;
+}
+
+/** The WebSocket path of one run's live messages. */
+export function runSocketPath(id) {
+  return `/ws/runs/${escaped([id])}`;
+}
+
+/** The run's page in the dashboard. */
+export function runPageUrl(id) {
+  return `/runs/${escaped([id])}`;
+}
