@@ -1,10 +1,14 @@
-"""EventHub: the one place a run's messages are numbered, fanned out to clients and saved.
+"""EventHub: the one place a run's messages are numbered, saved and fanned out to clients.
 
-Training threads call `publish`, which only stamps the message and hands it to the event
-loop (`loop.call_soon_threadsafe`); everything else runs on the loop thread: every client
-has a bounded queue, batch messages are coalesced for a client that falls behind, and a
-client that cannot keep up with the other messages is told to resume (`SubscriberLagging`).
-A writer task saves messages in order, off the loop, through the `save` function given.
+Training threads call `publish`, which stamps the message, encodes its JSON once (any NaN or
+infinity a builder missed becomes null: JSON has none) and hands it to the event loop
+(`loop.call_soon_threadsafe`). On the loop a writer task saves messages in order, off the
+loop, through the `save` function given, and only then fans them out: a client never sees
+a message the database does not hold, so a seq that went out is never numbered again after
+a crash (kill -9 at any instant). A message the database refuses is dropped alone; the
+others of its batch are saved. Every client has a bounded queue: batch messages are
+coalesced for a client that falls behind, and one that cannot keep up with the other
+messages is told to resume (`SubscriberLagging`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-from app.live.messages import summary
+from app.live.messages import plain, summary
 
 __all__ = [
     "ALL_RUNS_TYPES",
@@ -56,9 +60,17 @@ SAVE_ATTEMPTS = 3
 
 
 def _encoded(message: Message) -> Stamped:
-    """`message` as a Stamped with its JSON text set (encoded once, for every client)."""
+    """`message` as a Stamped with its JSON text set (encoded once, for every client).
+
+    Strict JSON: a NaN, an infinity or an object json cannot encode makes a cleaned copy
+    (`messages.plain`), so the wire, the database and REST all carry null instead.
+    """
     stamped = message if isinstance(message, Stamped) else Stamped(message)
-    stamped.json = json.dumps(stamped, separators=(",", ":"))
+    try:
+        stamped.json = json.dumps(stamped, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError):
+        stamped = Stamped(plain(dict(stamped)))
+        stamped.json = json.dumps(stamped, separators=(",", ":"), allow_nan=False)
     return stamped
 
 
@@ -120,17 +132,24 @@ class EventHub:
     """Numbers each run's messages (seq from 1, no gaps), fans them out, and saves them."""
 
     def __init__(
-        self, save: Callable[[list[Message]], None], *, client_queue_size: int = 1000
+        self,
+        save: Callable[[Sequence[Message]], None],
+        *,
+        client_queue_size: int = 1000,
+        send_timeout: float = 10.0,
     ) -> None:
         self._save = save
         self.client_queue_size = client_queue_size
+        # A client whose socket takes this long to accept one message is not reading: it is
+        # told to resume (4001) rather than held open until keep-alive drops it.
+        self.send_timeout = send_timeout
         self._lock = threading.Lock()
         self._next_seq: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_subscribers: dict[str, set[Subscriber]] = {}
         self._all_subscribers: set[Subscriber] = set()
-        self._unsaved: dict[str, deque[Message]] = {}  # dispatched, not yet committed
-        self._to_save: list[Message] = []
+        self._unsaved: dict[str, deque[Stamped]] = {}  # accepted, not yet written
+        self._to_save: list[Stamped] = []
         self._save_wanted = asyncio.Event()
         self._saved = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -144,7 +163,8 @@ class EventHub:
             self._next_seq[run_id] = max(self._next_seq.get(run_id, 1), last_seq + 1)
 
     def publish(self, run_id: str, message: Message) -> Stamped:
-        """Stamp `message` with run_id, seq and time and hand it to the loop; returns it stamped.
+        """Stamp `message` with run_id, seq and time and hand it to the loop; returns it stamped
+        (cleaned of non-finite numbers).
 
         Thread-safe and non-blocking. Numbering and scheduling happen under one lock, so the
         loop receives each run's messages in seq order whichever threads publish them.
@@ -154,8 +174,8 @@ class EventHub:
                 raise RuntimeError("EventHub.start() has not run")
             seq = self._next_seq[run_id]
             self._next_seq[run_id] = seq + 1
-            stamped = Stamped(message, run_id=run_id, seq=seq, time=time.time())
-            self._loop.call_soon_threadsafe(self._dispatch, stamped)
+            stamped = _encoded(Stamped(message, run_id=run_id, seq=seq, time=time.time()))
+            self._loop.call_soon_threadsafe(self._accept, stamped)
         return stamped
 
     # --- loop thread ------------------------------------------------------------------------
@@ -180,27 +200,15 @@ class EventHub:
             self._saved.clear()
             await self._saved.wait()
 
-    def unsaved(self, run_id: str, after_seq: int = 0) -> list[Message]:
-        """`run_id`'s messages with seq > after_seq that were dispatched but are not saved yet.
-
-        Loop thread only. Read it before the store: together they hold every dispatched message.
-        """
-        return [m for m in self._unsaved.get(run_id, ()) if m["seq"] > after_seq]
-
     def subscribe(self, run_id: str | None, after_seq: int = 0) -> Subscriber:
-        """A queue of `run_id`'s messages (None: every run's status and epoch messages).
-
-        For one run, messages with seq > after_seq that are not saved yet are queued at once,
-        so "saved ones from the store, then this queue" misses nothing.
-        """
+        """A queue of `run_id`'s messages as they are saved (None: every run's status and epoch
+        messages). A message saved before this call is in the store; one saved after it
+        reaches the queue: "the store, then this queue" misses nothing."""
         subscriber = Subscriber(run_id, self.client_queue_size)
         if run_id is None:
             self._all_subscribers.add(subscriber)
-            return subscriber
-        self._run_subscribers.setdefault(run_id, set()).add(subscriber)
-        for message in self._unsaved.get(run_id, ()):
-            if message["seq"] > after_seq:
-                subscriber.put(message)
+        else:
+            self._run_subscribers.setdefault(run_id, set()).add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -221,7 +229,7 @@ class EventHub:
     ) -> AsyncGenerator[Message, None]:
         """Every message of a run with seq > after_seq: saved ones, then live; no gap, no repeat.
 
-        Subscribes before reading the store, so a message is either in the store or queued.
+        Subscribes before reading the store, so a message is in the store, queued, or both.
         """
         subscriber = self.subscribe(run_id, after_seq)
         try:
@@ -247,13 +255,13 @@ class EventHub:
         finally:
             self.unsubscribe(subscriber)
 
-    def _dispatch(self, message: Stamped) -> None:
-        _encoded(message)
-        run_id = message["run_id"]
-        self._unsaved.setdefault(run_id, deque()).append(message)
+    def _accept(self, message: Stamped) -> None:
+        self._unsaved.setdefault(message["run_id"], deque()).append(message)
         self._to_save.append(message)
         self._save_wanted.set()
-        for subscriber in self._run_subscribers.get(run_id, ()):
+
+    def _fan_out(self, message: Stamped) -> None:
+        for subscriber in self._run_subscribers.get(message["run_id"], ()):
             subscriber.put(message)
         if message["type"] in ALL_RUNS_TYPES and self._all_subscribers:
             listed = message if "batches" not in message else _encoded(summary(message))
@@ -265,20 +273,43 @@ class EventHub:
             await self._save_wanted.wait()
             self._save_wanted.clear()
             batch, self._to_save = self._to_save, []
-            await self._write(batch)
+            saved = await self._write(batch)
             for message in batch:
                 unsaved = self._unsaved[message["run_id"]]
                 unsaved.popleft()
                 if not unsaved:
                     del self._unsaved[message["run_id"]]
+            for message in saved:  # in seq order, and only what the database holds
+                self._fan_out(message)
             self._saved.set()
 
-    async def _write(self, batch: list[Message]) -> None:
+    async def _write(self, batch: list[Stamped]) -> list[Stamped]:
+        """Save `batch`; the messages saved, in order. The whole batch goes in one transaction;
+        if that fails, each message alone, so a message the database refuses (whatever the
+        reason) costs only itself. Failures are retried with backoff, then dropped."""
+        try:
+            await asyncio.to_thread(self._save, batch)
+            return batch
+        except Exception:
+            log.warning("saving %d messages failed; saving them one by one", len(batch))
+        saved: set[int] = set()
+        todo = list(range(len(batch)))
         for attempt in range(1, SAVE_ATTEMPTS + 1):
-            try:
-                await asyncio.to_thread(self._save, batch)
-                return
-            except Exception:
-                log.exception("saving %d messages failed (attempt %d)", len(batch), attempt)
-                await asyncio.sleep(0.5 * attempt)
-        log.error("dropped %d messages after %d failed saves", len(batch), SAVE_ATTEMPTS)
+            failed = []
+            for index in todo:
+                try:
+                    await asyncio.to_thread(self._save, [batch[index]])
+                    saved.add(index)
+                except Exception:
+                    if attempt == SAVE_ATTEMPTS:
+                        log.exception("dropped message %s", _label(batch[index]))
+                    failed.append(index)
+            if not failed:
+                break
+            todo = failed
+            await asyncio.sleep(0.5 * attempt)
+        return [batch[i] for i in sorted(saved)]
+
+
+def _label(message: Message) -> str:
+    return f"{message['run_id']}#{message['seq']} ({message['type']})"

@@ -41,7 +41,7 @@ from app.runs.backends import (
 from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
 from app.runs.owners import interrupt_orphans, this_process
-from app.runs.requests import RequestValidator, RunRequest
+from app.runs.requests import MAX_CALLBACKS_PER_RUN, RequestValidator, RunRequest
 
 __all__ = ["RunManager"]
 
@@ -191,6 +191,9 @@ class RunManager:
             row = self.get(run_id)
             if RunStatus(row.status).finished:
                 raise RunStateConflict(run_id, row.status, "attach a callback")
+            if len(row.callbacks) >= MAX_CALLBACKS_PER_RUN:
+                hint = f": it has {MAX_CALLBACKS_PER_RUN} callbacks, the most a run may hold"
+                raise RunStateConflict(run_id, row.status, "attach another callback", hint)
             attached = AttachedCallback(_new_id(8), request.name, request.params)
             if run_id in self._running:
                 try:

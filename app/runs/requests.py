@@ -23,7 +23,11 @@ from app.catalog import (
 )
 from app.runs.errors import InvalidRequest, Loc
 
-__all__ = ["CallbackRequest", "RequestValidator", "RunRequest"]
+__all__ = ["MAX_CALLBACKS_PER_RUN", "CallbackRequest", "RequestValidator", "RunRequest"]
+
+# Callbacks one run may hold at once, given at creation or attached live: each one costs
+# every batch a dispatch, and the run's row and messages carry them all.
+MAX_CALLBACKS_PER_RUN = 32
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class RequestValidator:
             raise InvalidRequest.at(("recipe",), str(exc)) from None
         except ValidationError as exc:
             raise InvalidRequest.from_validation(exc, ("params",)) from None
+        if len(callbacks) > MAX_CALLBACKS_PER_RUN:
+            message = f"at most {MAX_CALLBACKS_PER_RUN} callbacks per run"
+            raise InvalidRequest.at(("callbacks",), message)
         errors: list[dict[str, Any]] = []
         checked = []
         for index, (cb_name, cb_params) in enumerate(callbacks):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.api.deps import HubDep, ManagerDep, StoreDep, guard
+from app.api.deps import ManagerDep, StoreDep, guard
 from app.api.schemas import CallbackIn, CallbackOut, Metrics, RunCreate, RunOut, RunPage
 from app.db import RunStatus
 from app.live.downsample import batch_history
@@ -61,21 +60,17 @@ def get_metrics(
 
 
 @router.get("/{run_id}/events")
-async def get_events(
+def get_events(
     run_id: str,
     manager: ManagerDep,
     store: StoreDep,
-    hub: HubDep,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
     """The run's messages with seq > after_seq, oldest first: every message already sent to
-    WebSocket clients, including the few the hub has not finished saving."""
-    await asyncio.to_thread(manager.get, run_id)
-    unsaved = hub.unsaved(run_id, after_seq)  # before the store: a message is in one or both
-    saved = await asyncio.to_thread(store.events_after, run_id, after_seq, limit=limit)
-    last = saved[-1]["seq"] if saved else after_seq
-    return (saved + [m for m in unsaved if m["seq"] > last])[:limit]
+    WebSocket clients (the hub sends only what it has saved)."""
+    manager.get(run_id)
+    return store.events_after(run_id, after_seq, limit=limit)
 
 
 @router.post("/{run_id}/stop", status_code=status.HTTP_202_ACCEPTED)

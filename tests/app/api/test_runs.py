@@ -210,6 +210,19 @@ def test_a_failing_recipe_fails_its_run_and_the_server_carries_on(
     assert client.get("/api/health").json()["status"] == "ok"
 
 
+def test_a_system_exit_in_a_run_fails_it_and_its_worker_carries_on(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    server = server_factory(recipe_modules=["tests.app.runs.failing_recipes"], workers=1)
+    client = server.client()
+    exiting = _create(server, {"recipe": "exiting_model", "params": {"epochs": 1}})
+    after = _create(server, SHORT)  # the same, only worker must train this one next
+    failed = wait_for_status(client, exiting["id"], "failed")
+    assert failed["error"].startswith("SystemExit: a library called sys.exit()")
+    assert wait_for_status(client, after["id"], "completed")["error"] is None
+    assert client.get("/api/health").json()["running"] == 0
+
+
 def test_a_restart_keeps_finished_runs_and_interrupts_running_ones(server: LiveServer) -> None:
     client = server.client()
     done = _create(server, SHORT)

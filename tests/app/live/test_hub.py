@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Any
 
@@ -186,30 +187,76 @@ def test_publishing_before_the_hub_started_is_an_error() -> None:
 
 
 @pytest.mark.timeout(30)
-def test_unsaved_holds_what_clients_were_sent_until_the_store_has_it() -> None:
-    async def main() -> tuple[list[int], list[int], list[int]]:
+def test_clients_are_sent_only_what_the_store_already_has() -> None:
+    """kill -9 at any instant must not contradict a client: a seq it saw is a saved seq."""
+
+    async def main() -> tuple[list[int], list[int]]:
         release = threading.Event()
         store = ListStore()
 
         def slow_save(messages: list[Message]) -> None:
-            release.wait(10)  # the database is slow: clients are sent messages before it has them
+            release.wait(10)  # the database is slow
             store.save(messages)
 
         hub = EventHub(slow_save)
         hub.start()
         hub.open_run("r")
+        subscriber = hub.subscribe("r")
         for index in range(3):
             hub.publish("r", {"type": "epoch", "index": index})
-        await asyncio.sleep(0.05)
-        pending = [m["seq"] for m in hub.unsaved("r", after_seq=1)]
-        saved_before = [m["seq"] for m in store.saved]
+        await asyncio.sleep(0.2)
+        early = [m["seq"] for m in subscriber._queue]  # nothing while nothing is saved
         release.set()
         await hub.flush()
-        after = [m["seq"] for m in hub.unsaved("r")]
+        sent = [(await subscriber.get())["seq"] for _ in range(3)]
+        assert [m["seq"] for m in store.saved] == sent
         await hub.close()
-        return pending, saved_before, after
+        return early, sent
 
-    pending, saved_before, after = asyncio.run(main())
-    assert saved_before == []
-    assert pending == [2, 3]
-    assert after == []
+    early, sent = asyncio.run(main())
+    assert early == []
+    assert sent == [1, 2, 3]
+
+
+@pytest.mark.timeout(30)
+def test_a_message_the_store_refuses_is_dropped_alone() -> None:
+    class PickyStore(ListStore):
+        def save(self, messages: list[Message]) -> None:
+            if any(m.get("poison") for m in messages):
+                raise ValueError("the database refuses this one")
+            super().save(messages)
+
+    async def main() -> tuple[list[int], list[int]]:
+        store = PickyStore()
+        hub = EventHub(store.save)
+        hub.start()
+        hub.open_run("a")
+        hub.open_run("b")
+        subscriber = hub.subscribe("b")
+        hub.publish("a", {"type": "epoch", "poison": True})
+        for index in range(4):
+            hub.publish("b", {"type": "epoch", "index": index})
+        await hub.flush()
+        got = [(await subscriber.get())["seq"] for _ in range(4)]
+        await hub.close()
+        return [m["seq"] for m in store.saved if m["run_id"] == "b"], got
+
+    saved, got = asyncio.run(main())
+    assert saved == got == [1, 2, 3, 4]
+
+
+def test_non_finite_numbers_become_null_on_the_wire_and_in_the_store() -> None:
+    async def main() -> tuple[dict, list[Message]]:
+        store = ListStore()
+        hub = EventHub(store.save)
+        hub.start()
+        hub.open_run("r")
+        stamped = hub.publish("r", {"type": "batch", "loss": float("nan"), "lr": float("inf")})
+        await hub.close()
+        return stamped, store.saved
+
+    stamped, saved = asyncio.run(main())
+    wire = json.loads(stamped.json)  # strict JSON: json.loads would accept NaN, so check text
+    assert "NaN" not in stamped.json and "Infinity" not in stamped.json
+    assert wire["loss"] is None and wire["lr"] is None
+    assert saved[0]["loss"] is None and saved[0]["lr"] is None

@@ -266,3 +266,15 @@ def test_shutdown_interrupts_queued_runs_and_stops_the_backend(parts) -> None:
     assert manager.get(row.id).status == "interrupted"
     assert manager.begin(row.id) is None
     assert hub.of(row.id, "status")[-1]["stop_reason"]["source"] == "shutdown"
+
+
+def test_a_run_holds_at_most_32_callbacks_however_they_came(parts) -> None:
+    manager, backend, _, _ = parts
+    with pytest.raises(InvalidRequest, match="at most 32"):
+        manager.create("mlp", {}, [("terminate_on_nan", {})] * 33)
+    run_id, _ = _started(manager, backend)
+    for _ in range(32):
+        manager.attach(run_id, "terminate_on_nan", {})
+    with pytest.raises(RunStateConflict, match="it has 32 callbacks"):
+        manager.attach(run_id, "terminate_on_nan", {})
+    assert len(manager.get(run_id).callbacks) == 32
