@@ -21,6 +21,8 @@ __all__ = ["MIN_TOKEN_LENGTH", "Settings", "default_workers", "get_settings"]
 # A token is the only thing between the network and "run this training job": make it unguessable.
 MIN_TOKEN_LENGTH = 16
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+# A DNS name or IPv4 address (letters, digits, dots, hyphens), or a bracketed IPv6 address.
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]+\]")
 
 
 def _usable_cores() -> int:
@@ -50,7 +52,10 @@ def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return json.loads(text)
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass  # not JSON: a list that starts with an IPv6 host, `[::1],example.org`
         return [item.strip() for item in text.split(",") if item.strip()]
     return value
 
@@ -101,7 +106,20 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Extra origins whose browsers may open WebSockets and call the API "
-        "(comma-separated or a JSON list). The server's own origin is always allowed.",
+        "(comma-separated or a JSON list). Origins on an allowed host (loopback, "
+        "FITBOARD_ALLOWED_HOSTS) are always allowed; each one's host becomes an allowed host.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra host names (the Host header, without port) the server answers to "
+        "(comma-separated or a JSON list; `*` for any). Loopback names, the bound address and "
+        "the hosts of FITBOARD_ALLOWED_ORIGINS are always allowed; other Hosts get 400.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=1_073_741_824,
+        description="Largest request body accepted, in bytes; a larger one gets 413.",
     )
     recipe_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -126,7 +144,7 @@ class Settings(BaseSettings):
         "that authenticates).",
     )
 
-    @field_validator("allowed_origins", "recipe_modules", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", "recipe_modules", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -138,6 +156,20 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"origin {origin!r} must start with http:// or https://")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        checked = []
+        for host in hosts:
+            name = host.strip().lower()
+            if name != "*" and not _HOST_NAME.fullmatch(name):
+                raise ValueError(
+                    f"host {host!r} must be a host name or address without scheme, port or "
+                    "path, e.g. fitboard.example.com"
+                )
+            checked.append(name)
+        return checked
 
     @field_validator("recipe_modules")
     @classmethod

@@ -7,15 +7,20 @@ Run it with `fitboard serve`, or `uvicorn --factory app.main:create_app
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
+from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import add_error_handlers
-from app.api.routes import callbacks, health, recipes, runs, ws
+from app.api.hosts import HostCheckMiddleware, HostPolicy
+from app.api.routes import callbacks, docs, health, recipes, runs, ws
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.catalog import load_modules
 from app.config import Settings, get_settings
 from app.paths import STATIC_DIR
@@ -23,24 +28,48 @@ from app.services import running_services
 
 __all__ = ["SERVER_OPTIONS", "create_app"]
 
+log = logging.getLogger(__name__)
+
 # uvicorn options fitboard is served with. No per-message deflate: messages are a few hundred
 # bytes, and compressing each one once per client took 140 us of the GIL a message, most of
 # the cost of 100 watchers to training (bench/service.py).
 SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False}
 
 
+class _FitboardApp(FastAPI):
+    """FastAPI with `SecurityHeadersMiddleware` outside Starlette's own error middleware, so
+    that even a 500 carries the security headers (middleware added the usual way sits inside
+    it)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The fitboard app for `settings` (default: read from the environment)."""
     settings = settings or get_settings()
     load_modules(settings.recipe_modules)
-    app = FastAPI(
+    app = _FitboardApp(
         title="fitboard",
         summary="Launch, watch and stop PyTorch training runs.",
         version="0.1.0",
         lifespan=_lifespan,
+        # Served by routes/docs.py instead, behind the same guard as the API.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
-    for module in (health, recipes, callbacks, runs, ws):
+    app.state.host_policy = HostPolicy.from_settings(settings)
+    if app.state.host_policy.loopback_only:  # bound to 0.0.0.0 with no public name listed
+        log.warning(
+            "fitboard answers only to localhost and loopback addresses: set "
+            "FITBOARD_ALLOWED_HOSTS (or FITBOARD_ALLOWED_ORIGINS) to the names clients use"
+        )
+    # The last added runs first: a wrong Host is refused before the body is even counted.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
+    for module in (health, recipes, callbacks, runs, ws, docs):
         app.include_router(module.router)
     _include_pages(app)
     add_error_handlers(app)

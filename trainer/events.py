@@ -8,6 +8,7 @@ from typing import Any
 __all__ = [
     "CANCEL_EVENTS",
     "EVENTS",
+    "PAUSE_EVENTS",
     "CallbackError",
     "CancelBatchException",
     "CancelEpochException",
@@ -32,6 +33,9 @@ EVENTS: tuple[str, ...] = (
 )
 #: Raised after the matching Cancel*Exception is caught (the course's next notebook).
 CANCEL_EVENTS: tuple[str, ...] = ("after_cancel_batch", "after_cancel_epoch", "after_cancel_train")
+#: Raised on the training thread at the batch boundary where a pause is honoured, and when
+#: the loop goes on again (`Runner.pause` / `Runner.resume`).
+PAUSE_EVENTS: tuple[str, ...] = ("begin_pause", "after_pause")
 
 
 class CancelException(Exception):

@@ -15,6 +15,7 @@ from .checkpoint import load_checkpoint, restore_checkpoint
 from .events import (
     CANCEL_EVENTS,
     EVENTS,
+    PAUSE_EVENTS,
     CallbackError,
     CancelBatchException,
     CancelEpochException,
@@ -27,7 +28,7 @@ from .utils import listify
 
 __all__ = ["Runner"]
 
-_ALL_EVENTS = EVENTS + CANCEL_EVENTS
+_ALL_EVENTS = EVENTS + CANCEL_EVENTS + PAUSE_EVENTS
 _Handlers = dict[str, tuple[Callable[[], Any], ...]]
 
 
@@ -71,7 +72,10 @@ class Runner:
         self._pending_hypers: dict[str, float] = {}
         self._stop = False
         self._stop_request: tuple[str, str, dict[str, Any]] | None = None
-        self._attention = False  # one flag for the hot loop: a stop, callback or hyper change
+        self._attention = False  # one flag for the hot loop: a stop, pause, callback or hyper
+        self._pause_requested = False
+        self._wake = threading.Event()  # set by resume() and by a stop while paused
+        self.paused = False  # True while the loop holds at a batch boundary
         self._in_fit = False
         self.stop_reason: StopReason | None = None
         self.learn: Any = None
@@ -273,12 +277,28 @@ class Runner:
             self._stop, self._stop_request = False, None
 
     def request_stop(self, message: str, source: str = "user", **details: Any) -> None:
-        """Ask the loop to end the fit at the next batch boundary; the first reason given wins."""
+        """Ask the loop to end the fit at the next batch boundary (a paused loop at once);
+        the first reason given wins."""
         with self._lock:
             if self._stop_request is None:
                 self._stop_request = (source, message, details)
             self._stop = True
             self._attention = True
+            self._wake.set()
+
+    def pause(self) -> None:
+        """Hold the loop at the next batch boundary (`begin_pause`), keeping the model, the
+        optimizer and the data position in memory, until `resume` or a stop."""
+        with self._lock:
+            self._pause_requested = True
+            self._wake.clear()
+            self._attention = True
+
+    def resume(self) -> None:
+        """Let a paused loop go on exactly where it held (`after_pause`)."""
+        with self._lock:
+            self._pause_requested = False
+            self._wake.set()
 
     def add_cbs(self, cbs: Any) -> None:
         """Add callbacks; during a fit they join at the next batch boundary (then `begin_fit`)."""
@@ -325,9 +345,25 @@ class Runner:
         with self._lock:
             self._attention = self._stop
         self._apply_pending(in_fit=True)
+        if self._pause_requested and not self._stop:
+            self._hold()
         if self._stop:
             self._note_stop(*self._take_request())
             raise _StopFit
+
+    def _hold(self) -> None:
+        """Wait at this boundary until resumed or stopped; changes sent meanwhile apply now."""
+        self.paused = True
+        self("begin_pause")
+        while True:
+            self._wake.wait()
+            with self._lock:
+                if self._stop or not self._pause_requested:
+                    break
+                self._wake.clear()
+        self._apply_pending(in_fit=True)
+        self.paused = False
+        self("after_pause")
 
     def _take_request(self) -> tuple[str, str, dict[str, Any]]:
         with self._lock:

@@ -2,17 +2,20 @@
 
 All are `async def`: they only read memory, and a sync dependency would cost a thread hop
 (several milliseconds under the GIL while a run trains).
+
+The Host header was already checked, for every request, by `app.api.hosts.HostCheckMiddleware`;
+`guard` checks the Origin against the same `HostPolicy`, then the token.
 """
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, status
 from starlette.requests import HTTPConnection
 
+from app.api.hosts import HostPolicy
 from app.config import Settings
 from app.db import Store
 from app.live.hub import EventHub
@@ -21,6 +24,7 @@ from app.runs import RunManager
 __all__ = [
     "BEARER_SUBPROTOCOL_PREFIX",
     "WS_SUBPROTOCOL",
+    "HostPolicyDep",
     "HubDep",
     "ManagerDep",
     "SettingsDep",
@@ -49,19 +53,15 @@ async def get_hub(conn: HTTPConnection) -> EventHub:
     return conn.app.state.hub  # type: ignore[no-any-return]
 
 
+async def get_host_policy(conn: HTTPConnection) -> HostPolicy:
+    return conn.app.state.host_policy  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+HostPolicyDep = Annotated[HostPolicy, Depends(get_host_policy)]
 ManagerDep = Annotated[RunManager, Depends(get_manager)]
 StoreDep = Annotated[Store, Depends(get_store)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
-
-
-def _origin_allowed(conn: HTTPConnection, allowed: list[str]) -> bool:
-    origin = conn.headers.get("origin")
-    if origin is None:  # not sent by a browser on a cross-site request
-        return True
-    if "*" in allowed or origin.rstrip("/") in allowed:
-        return True
-    return urlsplit(origin).netloc == conn.headers.get("host")
 
 
 def _presented_token(conn: HTTPConnection) -> str | None:
@@ -74,10 +74,17 @@ def _presented_token(conn: HTTPConnection) -> str | None:
     return None
 
 
-async def guard(conn: HTTPConnection, settings: SettingsDep) -> None:
-    """Refuse other sites' browsers (403) and, with FITBOARD_TOKEN set, a missing token (401)."""
-    if not _origin_allowed(conn, settings.allowed_origins):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "origin not allowed")
+async def guard(conn: HTTPConnection, settings: SettingsDep, hosts: HostPolicyDep) -> None:
+    """Refuse other sites' browsers (403) and, with FITBOARD_TOKEN set, a missing token (401).
+
+    An Origin passes when FITBOARD_ALLOWED_ORIGINS lists it or its host is one this server
+    answers to; never because it equals the Host header, which a rebinding page also sets.
+    """
+    if not hosts.allows_origin(conn.headers.get("origin")):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "origin not allowed: add it to FITBOARD_ALLOWED_ORIGINS to let its pages call fitboard",
+        )
     if settings.token is None:
         return
     presented = _presented_token(conn)

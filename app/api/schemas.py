@@ -1,35 +1,85 @@
-"""Request and response bodies of the JSON API (docs/api.md describes them for people)."""
+"""Request and response bodies of the JSON API (docs/api.md describes them for people), the
+bounds of its query parameters, and the error responses each route documents."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["CallbackIn", "CallbackOut", "Metrics", "RunCreate", "RunOut", "RunPage"]
+from app.api.storable import storable_json, storable_text
+from app.catalog import ENTRY_NAME_MAX_LENGTH, ENTRY_NAME_PATTERN
+
+__all__ = [
+    "GUARDED_RESPONSES",
+    "MAX_OFFSET",
+    "MAX_SEQ",
+    "CallbackIn",
+    "CallbackOut",
+    "ConflictOut",
+    "ErrorOut",
+    "Metrics",
+    "PathId",
+    "RunCreate",
+    "RunOut",
+    "RunPage",
+    "error_responses",
+]
 
 MAX_CALLBACKS = 32
+# The largest seq and offset a query may name: the events table's seq column (and the
+# offset SQLite and PostgreSQL bind) is a 32-bit integer on PostgreSQL, so anything larger
+# would fail in the database (a 500) instead of a 422. The WebSocket's `after_seq` uses it too.
+MAX_SEQ = 2**31 - 1
+MAX_OFFSET = 2**31 - 1
+
+# Run and callback ids are short hex strings; anything outside this cannot be one, so it is
+# refused before it reaches the database (a NUL in a path would make PostgreSQL fail).
+PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
+
+JSONObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+EntryName = Annotated[
+    str, Field(min_length=1, max_length=ENTRY_NAME_MAX_LENGTH, pattern=ENTRY_NAME_PATTERN)
+]
 
 
 class CallbackIn(BaseModel):
     """A catalog callback to attach: its name and its parameters."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "early_stopping", "params": {"patience": 2}}]},
+    )
 
-    name: str = Field(max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: EntryName
+    params: JSONObject = Field(default_factory=dict)
 
 
 class RunCreate(BaseModel):
     """A request to start a run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "recipe": "mlp",
+                    "params": {"epochs": 1, "lr": 0.3},
+                    "callbacks": [{"name": "terminate_on_nan"}],
+                    "name": "first try",
+                }
+            ]
+        },
+    )
 
-    recipe: str = Field(max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict)
+    recipe: EntryName
+    params: JSONObject = Field(default_factory=dict)
     callbacks: list[CallbackIn] = Field(default_factory=list, max_length=MAX_CALLBACKS)
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Annotated[str, AfterValidator(storable_text)] | None = Field(
+        None, min_length=1, max_length=200
+    )
 
 
 class CallbackOut(BaseModel):
@@ -76,3 +126,41 @@ class Metrics(BaseModel):
 
     epochs: list[dict[str, Any]]
     batches: list[dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    """An error other than a validation error: what went wrong, in words."""
+
+    detail: str
+
+
+class ConflictOut(ErrorOut):
+    """A 409: the run's state does not allow the action."""
+
+    status: str = Field(description="The run's state, e.g. `completed`.")
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The Host header is not a name of this server (FITBOARD_ALLOWED_HOSTS), or the body "
+    "could not be parsed.",
+    401: "FITBOARD_TOKEN is set and the request did not carry it (`Authorization: Bearer`).",
+    403: "A browser page of another origin (FITBOARD_ALLOWED_ORIGINS).",
+    404: "No such run (or no such callback on the run).",
+    409: "The run's state does not allow this; `status` names the state.",
+    413: "The body is larger than FITBOARD_MAX_BODY_BYTES.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these error status codes, each with its body model."""
+    return {
+        code: {
+            "model": ConflictOut if code == 409 else ErrorOut,
+            "description": _ERROR_DESCRIPTIONS[code],
+        }
+        for code in codes
+    }
+
+
+# What any route behind `guard` may answer, whatever it does.
+GUARDED_RESPONSES = error_responses(400, 401, 403)

@@ -21,6 +21,7 @@ from .builtin_recipes import (
     resolve_dataset_path,
 )
 from .callbacks import (
+    HYPER_BOUNDS,
     CallbackCatalog,
     CallbackContext,
     CallbackParams,
@@ -30,9 +31,18 @@ from .callbacks import (
     callback_catalog,
 )
 from .recipes import Recipe, RecipeRegistry, TrainParams, load_modules
-from .registry import Registry, RegistryError, UnknownEntryError
+from .registry import (
+    ENTRY_NAME_MAX_LENGTH,
+    ENTRY_NAME_PATTERN,
+    Registry,
+    RegistryError,
+    UnknownEntryError,
+)
 
 __all__ = [
+    "ENTRY_NAME_MAX_LENGTH",
+    "ENTRY_NAME_PATTERN",
+    "HYPER_BOUNDS",
     "CNNParams",
     "CallbackCatalog",
     "CallbackContext",

@@ -5,6 +5,7 @@ Both train on a fresh install with no download: scikit-learn ships the digits.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -16,24 +17,72 @@ from trainer import DataBunch, Learner, get_cnn_model, get_data, get_model
 
 from .recipes import RecipeRegistry, TrainParams
 
-__all__ = ["CNNParams", "DataParams", "MLPParams", "register_builtins", "resolve_dataset_path"]
+__all__ = [
+    "MAX_DATA_PATH_BYTES",
+    "CNNParams",
+    "DataParams",
+    "MLPParams",
+    "register_builtins",
+    "resolve_dataset_path",
+]
 
 DatasetName = Literal["digits", "synthetic", "mnist"]
 DEFAULT_MNIST_PATH = "mnist"
 
 
+MAX_DATA_PATH_BYTES = 255  # one file name's worth (NAME_MAX): ample for `mnist/small.npz`
+_IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+
+
 def resolve_dataset_path(relative: str, datasets_dir: Path) -> Path:
-    """`datasets_dir / relative`, refusing anything that leaves `datasets_dir` (`..`, absolute
-    paths, symlinks pointing out) or does not exist. Messages never show server paths."""
+    """`datasets_dir / relative`: an `.npz` file or a directory of MNIST IDX files inside
+    `datasets_dir`. Refuses anything else: paths that leave it (`..`, absolute paths, symlinks
+    pointing out), the directory itself, what does not exist, a directory without the IDX
+    files, names the file system cannot take. Messages never show server paths."""
+    if len(relative.encode("utf-8", "surrogatepass")) > MAX_DATA_PATH_BYTES:
+        raise ValueError(f"must be at most {MAX_DATA_PATH_BYTES} bytes (UTF-8)")
+    if "\x00" in relative:
+        raise ValueError("must not contain NUL characters")
     if Path(relative).is_absolute():
         raise ValueError("must be a path relative to FITBOARD_DATASETS_DIR, not an absolute one")
     root = datasets_dir.resolve()
-    candidate = (root / relative).resolve()
-    if candidate != root and root not in candidate.parents:
-        raise ValueError("must stay inside FITBOARD_DATASETS_DIR")
-    if not candidate.exists():
-        raise ValueError(f"{relative!r} does not exist in FITBOARD_DATASETS_DIR")
+    try:
+        candidate = (root / relative).resolve()
+        if candidate != root and root not in candidate.parents:
+            raise ValueError("must stay inside FITBOARD_DATASETS_DIR")
+        if candidate == root:
+            raise ValueError("must name a file or directory inside FITBOARD_DATASETS_DIR")
+        if not candidate.exists():
+            raise ValueError(f"{relative!r} does not exist in FITBOARD_DATASETS_DIR")
+        _check_dataset_shape(relative, candidate)
+    # Too long for the OS, a name it cannot encode, a symlink loop (RuntimeError before 3.13).
+    except (OSError, UnicodeError, RuntimeError) as exc:
+        # The OS's message names the server's path: say what it was about, not where.
+        reason = _reason(exc)
+        raise ValueError(
+            f"{relative!r} cannot be opened in FITBOARD_DATASETS_DIR: {reason}"
+        ) from None
     return candidate
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong opening a path, in words that do not name it (an OSError's own
+    message does)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or "cannot be opened"
+    if isinstance(exc, RuntimeError):
+        return "symbolic link loop"
+    return "a name the file system cannot encode"
+
+
+def _check_dataset_shape(relative: str, candidate: Path) -> None:
+    """What `trainer.load_mnist` reads: an .npz file, or a directory holding the IDX files."""
+    if candidate.is_dir():
+        for stem in _IDX_STEMS:
+            if not any((candidate / name).is_file() for name in (f"{stem}.gz", stem)):
+                raise ValueError(f"{relative!r} is a directory without {stem}.gz (or {stem})")
+    elif candidate.suffix != ".npz":
+        raise ValueError(f"{relative!r} must be an .npz file or a directory of MNIST IDX files")
 
 
 def _datasets_dir(info: ValidationInfo) -> Path:
@@ -83,8 +132,15 @@ class DataParams(TrainParams):
     def load_data(self) -> DataBunch:
         """The chosen dataset as a DataBunch of this batch size (validation batches twice it)."""
         # The validation split is fixed (trainer's default), so runs with different seeds compare.
-        options = {"path": self._data_file} if self.dataset == "mnist" else {}
-        return DataBunch.from_arrays(*get_data(self.dataset, **options), self.bs, seed=self.seed)
+        if self.dataset != "mnist":
+            return DataBunch.from_arrays(*get_data(self.dataset), self.bs, seed=self.seed)
+        try:
+            arrays = get_data(self.dataset, path=self._data_file)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            # A run's error is shown to clients: name the file as they did, not where it is.
+            message = str(exc).replace(str(self._data_file), repr(self.data_path))
+            raise ValueError(f"cannot read dataset {self.data_path!r}: {message}") from None
+        return DataBunch.from_arrays(*arrays, self.bs, seed=self.seed)
 
 
 class MLPParams(DataParams):

@@ -82,12 +82,6 @@ class RecipeRegistry(Registry[Recipe]):
         super().__init__()
         self.default = default
 
-    def add(self, recipe: Recipe) -> Recipe:
-        """Register `recipe`; its name must be a Python identifier (it appears in URLs, forms)."""
-        if not recipe.name.isidentifier():
-            raise RegistryError(f"recipe name {recipe.name!r} must be a Python identifier")
-        return super().add(recipe)
-
     def recipe(
         self,
         name: str,

@@ -8,12 +8,26 @@ sends is imported or run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["Entry", "Registry", "RegistryError", "UnknownEntryError"]
+__all__ = [
+    "ENTRY_NAME_MAX_LENGTH",
+    "ENTRY_NAME_PATTERN",
+    "Entry",
+    "Registry",
+    "RegistryError",
+    "UnknownEntryError",
+]
+
+# What an entry may be called: ASCII identifier characters. Names appear in URLs, forms and
+# command-line flags, and the API's schema states the same pattern, so a client can tell a
+# misspelt name from an unknown one without asking.
+ENTRY_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENTRY_NAME_MAX_LENGTH = 100
 
 
 class Entry(Protocol):
@@ -56,7 +70,14 @@ class Registry(Generic[E]):
         self._entries: dict[str, E] = {}
 
     def add(self, entry: E) -> E:
-        """Register `entry`; RegistryError for a taken name or a foreign params model."""
+        """Register `entry`; RegistryError for a name that is taken or not an identifier
+        (`ENTRY_NAME_PATTERN`), or a foreign params model."""
+        name_ok = re.fullmatch(ENTRY_NAME_PATTERN, entry.name) is not None
+        if not name_ok or len(entry.name) > ENTRY_NAME_MAX_LENGTH:
+            raise RegistryError(
+                f"{self.kind} name {entry.name!r} must be an identifier (ASCII letters, digits "
+                f"and _, at most {ENTRY_NAME_MAX_LENGTH} characters)"
+            )
         if entry.name in self._entries:
             raise RegistryError(f"{self.kind} {entry.name!r} is already registered")
         model = entry.params_model

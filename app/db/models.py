@@ -31,6 +31,7 @@ class RunStatus(str, Enum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"  # holding at a batch boundary, its state in memory
     COMPLETED = "completed"
     STOPPED = "stopped"
     EARLY_STOPPED = "early_stopped"
@@ -40,7 +41,7 @@ class RunStatus(str, Enum):
     @property
     def finished(self) -> bool:
         """True once the run will not train again by itself."""
-        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 def utcnow() -> datetime:

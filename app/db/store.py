@@ -13,7 +13,7 @@ from app.live.messages import summary
 
 __all__ = ["Store"]
 
-UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+UNFINISHED = tuple(status.value for status in RunStatus if not status.finished)
 
 
 class Store:

@@ -18,7 +18,9 @@ __all__ = [
     "callback_message",
     "early_stop_message",
     "epoch_message",
+    "evaluation_message",
     "finite",
+    "hyper_message",
     "plain",
     "status_message",
     "stop_reason_dict",
@@ -86,10 +88,15 @@ def stop_reason_dict(
 
 
 def status_message(
-    status: str, stop_reason: dict[str, Any] | None = None, error: str | None = None
+    status: str,
+    stop_reason: dict[str, Any] | None = None,
+    error: str | None = None,
+    *,
+    at: dict[str, int] | None = None,
 ) -> Message:
-    """`status` {status, stop_reason?, error?}: the run entered `status`."""
-    message: Message = {"type": "status", "status": status}
+    """`status` {status, stop_reason?, error?, epoch?, iter?}: the run entered `status`;
+    `at` says where in the loop, for a change the loop made at a batch boundary (paused)."""
+    message: Message = {"type": "status", "status": status, **(at or {})}
     if stop_reason is not None:
         message["stop_reason"] = stop_reason
     if error is not None:
@@ -135,6 +142,25 @@ def early_stop_message(reason: dict[str, Any]) -> Message:
         "monitor": details.get("monitor"),
         "value": plain(details.get("value")),
     }
+
+
+def hyper_message(
+    applied: Mapping[str, float], missing: list[str], epoch: int, iter: int
+) -> Message:
+    """`hyper` {values, missing, epoch, iter}: hyperparameters set in every param group from
+    this batch on; `missing` names those the optimizer does not have (left alone)."""
+    return {
+        "type": "hyper",
+        "values": plain(dict(applied)),
+        "missing": missing,
+        "epoch": epoch,
+        "iter": iter,
+    }
+
+
+def evaluation_message(epoch: int, iter: int, valid: Mapping[str, Any]) -> Message:
+    """`evaluation` {epoch, iter, valid}: validation run on request in the middle of a fit."""
+    return {"type": "evaluation", "epoch": epoch, "iter": iter, "valid": plain(dict(valid))}
 
 
 def callback_message(action: str, cb_id: str, name: str, params: Mapping[str, Any]) -> Message:

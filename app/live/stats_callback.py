@@ -60,6 +60,7 @@ class WebSocketStatsCallback(Callback):
         self.batch_interval = batch_interval
         self.batch_points = batch_points
         self._started = 0.0
+        self._paused_at = 0.0
         self._last_batch = -math.inf
         self.last_epoch: dict[str, Any] | None = None  # the last epoch message, as published
         self._reset_batches()
@@ -79,6 +80,13 @@ class WebSocketStatsCallback(Callback):
 
     def begin_epoch(self) -> None:
         self._reset_batches()
+
+    def begin_pause(self) -> None:
+        self._paused_at = time.perf_counter()
+
+    def after_pause(self) -> None:
+        # Paused time is not training time: `elapsed` goes on from where it held.
+        self._started += time.perf_counter() - self._paused_at
 
     def after_batch(self) -> None:
         run = self.run

@@ -33,15 +33,19 @@ from app.runs.backends import (
     AttachedCallback,
     CommandRefused,
     Detach,
+    Evaluate,
     Launch,
+    Pause,
+    Resume,
     RunBackend,
     RunOutcome,
+    SetHyper,
     Stop,
 )
 from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
 from app.runs.owners import interrupt_orphans, this_process
-from app.runs.requests import MAX_CALLBACKS_PER_RUN, RequestValidator, RunRequest
+from app.runs.requests import MAX_CALLBACKS_PER_RUN, HyperValues, RequestValidator, RunRequest
 
 __all__ = ["RunManager"]
 
@@ -152,12 +156,50 @@ class RunManager:
                 return self.get(run_id)
             raise RunStateConflict(run_id, row.status, "stop it", _elsewhere(row))
 
-    def resume(self, run_id: str) -> RunRow:
-        """Queue an interrupted run again, to continue from its newest checkpoint."""
+    def pause(self, run_id: str) -> RunRow:
+        """Hold a running run at its next batch boundary (then `paused`); it keeps its worker
+        and its state in memory."""
         with self._lock:
             row = self.get(run_id)
+            if row.status != RunStatus.RUNNING.value or run_id not in self._running:
+                raise RunStateConflict(run_id, row.status, "pause it", _elsewhere(row))
+            self.backend.control(run_id, Pause())
+        return row
+
+    def set_hypers(self, run_id: str, values: HyperValues | dict[str, Any]) -> RunRow:
+        """Set optimizer hyperparameters of a running (or paused) run at its next batch; a
+        `hyper` message says at which iteration they took effect."""
+        checked = self.requests.hypers(values)
+        with self._lock:
+            row = self.get(run_id)
+            live = row.status in (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
+            if not live or not self.backend.control(run_id, SetHyper(checked)):
+                raise RunStateConflict(run_id, row.status, "set hyperparameters", _elsewhere(row))
+        return row
+
+    def evaluate(self, run_id: str) -> RunRow:
+        """Run validation at a running run's next batch; an `evaluation` message follows."""
+        with self._lock:
+            row = self.get(run_id)
+            running = row.status == RunStatus.RUNNING.value
+            if not running or not self.backend.control(run_id, Evaluate()):
+                raise RunStateConflict(run_id, row.status, "evaluate it", _elsewhere(row))
+        return row
+
+    def resume(self, run_id: str) -> RunRow:
+        """Let a paused run go on in memory, or queue an interrupted run again to continue
+        from its newest checkpoint."""
+        with self._lock:
+            row = self.get(run_id)
+            if run_id in self._running and row.status in (
+                RunStatus.PAUSED.value,
+                RunStatus.RUNNING.value,  # a pause asked for, not yet honoured
+            ):
+                self.backend.control(run_id, Resume())
+                return row
             if row.status != RunStatus.INTERRUPTED.value:
-                raise RunStateConflict(run_id, row.status, "resume it (only interrupted runs)")
+                hint = " (only paused or interrupted runs)"
+                raise RunStateConflict(run_id, row.status, "resume it", hint)
             checkpoint = latest_checkpoint(self.settings.run_dir(run_id))
             if checkpoint is None:
                 raise RunStateConflict(run_id, row.status, "resume it", ": it has no checkpoint")
@@ -245,6 +287,18 @@ class RunManager:
         """Number a message the run emitted and hand it to the hub (never blocks)."""
         return self.hub.publish(run_id, message)
 
+    def held(self, run_id: str, paused: bool, epoch: int, iter: int) -> None:
+        """The run began or stopped holding at a batch boundary: `paused`, or `running` again."""
+        source, target = (
+            (RunStatus.RUNNING, RunStatus.PAUSED)
+            if paused
+            else (RunStatus.PAUSED, RunStatus.RUNNING)
+        )
+        with self._lock:
+            if self.store.transition(run_id, from_=[source], to=target, held_by=self.owner):
+                at = {"epoch": epoch, "iter": iter}
+                self.hub.publish(run_id, status_message(target.value, at=at))
+
     def end(self, run_id: str, outcome: RunOutcome) -> None:
         """Record how a run this manager began has ended, and say so in a status message."""
         status = _final_status(outcome)
@@ -257,7 +311,7 @@ class RunManager:
             self._running.discard(run_id)
             if self.store.transition(
                 run_id,
-                from_=[RunStatus.RUNNING],
+                from_=[RunStatus.RUNNING, RunStatus.PAUSED],
                 to=status,
                 held_by=self.owner,
                 stop_reason=stop_reason,

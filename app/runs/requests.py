@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.catalog import (
+    HYPER_BOUNDS,
     CallbackCatalog,
     CallbackParams,
     RecipeRegistry,
@@ -23,11 +24,31 @@ from app.catalog import (
 )
 from app.runs.errors import InvalidRequest, Loc
 
-__all__ = ["MAX_CALLBACKS_PER_RUN", "CallbackRequest", "RequestValidator", "RunRequest"]
+__all__ = [
+    "MAX_CALLBACKS_PER_RUN",
+    "CallbackRequest",
+    "HyperValues",
+    "RequestValidator",
+    "RunRequest",
+]
 
 # Callbacks one run may hold at once, given at creation or attached live: each one costs
 # every batch a dispatch, and the run's row and messages carry them all.
 MAX_CALLBACKS_PER_RUN = 32
+
+
+class HyperValues(BaseModel):
+    """Optimizer hyperparameters to set on a live run, each within the catalog's bounds."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    lr: float | None = Field(None, gt=0, le=HYPER_BOUNDS["lr"][1])
+    momentum: float | None = Field(None, ge=0, le=HYPER_BOUNDS["momentum"][1])
+    weight_decay: float | None = Field(None, ge=0, le=HYPER_BOUNDS["weight_decay"][1])
+
+    def given(self) -> dict[str, float]:
+        """The hyperparameters the request sets."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -105,3 +126,16 @@ class RequestValidator:
         except ValidationError as exc:
             raise InvalidRequest.from_validation(exc, (*at, "params")) from None
         return CallbackRequest(name, valid)
+
+    def hypers(self, values: HyperValues | Mapping[str, Any]) -> dict[str, float]:
+        """Hyperparameters to set on a live run: at least one, each within its bounds."""
+        try:
+            model = (
+                values if isinstance(values, HyperValues) else HyperValues.model_validate(values)
+            )
+            given = model.given()
+        except ValidationError as exc:
+            raise InvalidRequest.from_validation(exc, ()) from None
+        if not given:
+            raise InvalidRequest.at((), f"give at least one of {', '.join(HYPER_BOUNDS)}")
+        return given

@@ -158,9 +158,12 @@ export class LiveChart {
   }
 
   updateLabels() {
-    this.container.dataset.points = String(this.xs.length);
-    if (!this.lastLabel) return;
     const n = this.xs.length;
+    this.container.dataset.points = String(n);
+    // The last point exactly (the label rounds it), for scripts and tests reading the chart.
+    this.container.dataset.lastX = n ? String(this.xs[n - 1]) : "";
+    this.container.dataset.lastY = n ? String(this.ys[0][n - 1]) : "";
+    if (!this.lastLabel) return;
     if (!n) {
       this.lastLabel.textContent = "no data yet";
       return;

@@ -71,12 +71,19 @@ async function loadRun(id, index) {
   return entry;
 }
 
+/** A run's colour key. Set through CSSOM: the Content-Security-Policy refuses style attributes. */
+function swatch(color) {
+  const node = el("span", { class: "swatch", "aria-hidden": "true" });
+  node.style.background = color;
+  return node;
+}
+
 function renderRunList() {
   const items = runs.map((entry) =>
     el(
       "li",
       { "data-run-id": entry.id },
-      el("span", { class: "swatch", style: `background:${entry.color}`, "aria-hidden": "true" }),
+      swatch(entry.color),
       el("a", { href: runPageUrl(entry.id) }, entry.run.name || entry.id),
       " ",
       badge(entry.run.status),

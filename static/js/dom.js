@@ -25,6 +25,7 @@ export function el(tag, attrs = {}, ...children) {
 export const STATUS_LABELS = {
   queued: "queued",
   running: "running",
+  paused: "paused",
   completed: "completed",
   stopped: "stopped",
   early_stopped: "early stopped",

@@ -1,5 +1,5 @@
-// Reading the service's messages (status, batch, epoch, early_stop, callback): one place that
-// knows their fields, so the pages do not each guess.
+// Reading the service's messages (status, batch, epoch, early_stop, callback, hyper,
+// evaluation): one place that knows their fields, so the pages do not each guess.
 
 /** Epochs counted from 1 for people; messages carry the loop's 0-based `epoch` index. */
 export function epochNumber(message) {
@@ -71,4 +71,35 @@ export function stopReasonText(reason) {
   const source = stopSourceLabel(reason);
   const who = source ? `${source}: ` : "";
   return `${who}${reason.message || "stopped"}${where ? ` (at ${where})` : ""}`;
+}
+
+/** The hyperparameters a live run's optimizer takes, as `PATCH /hypers` and `hyper` name them. */
+export const HYPER_NAMES = Object.freeze(["lr", "momentum", "weight_decay"]);
+
+/** The learning rate a batch message, or an epoch message's batch curve, ends with (or null). */
+export function lastLearningRate(message) {
+  if (!message) return null;
+  if (typeof message.lr === "number") return message.lr;
+  const lrs = message.batches && message.batches.lr;
+  const last = Array.isArray(lrs) ? lrs[lrs.length - 1] : undefined;
+  return typeof last === "number" ? last : null;
+}
+
+/**
+ * A `hyper` message as one sentence: "lr 0.05 from iteration 123". Values are shown as the
+ * server sent them (the number the person typed), not rounded like statistics.
+ */
+export function hyperText(message) {
+  const values = Object.entries((message && message.values) || {});
+  const set = values.map(([name, value]) => `${name} ${value}`).join(", ");
+  const from = Number.isFinite(message.iter) ? ` from iteration ${message.iter}` : "";
+  const missing = (message.missing || []).length
+    ? `${set ? "; " : ""}${message.missing.join(", ")} left alone: the optimizer has none`
+    : "";
+  return `${set}${set ? from : ""}${missing}`;
+}
+
+/** A `status` message's place in the loop ("epoch 2, iteration 130"): paused, and resumed. */
+export function heldAt(message) {
+  return message && Number.isFinite(message.iter) ? whereLabel(message) : "";
 }

@@ -5,8 +5,10 @@ import { api, ApiError, query } from "./api.js";
 import { initConnectionBanner } from "./connection.js";
 import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
+import { HyperEditor } from "./hyper_editor.js";
 import { epochLabel, stoppedByUser, stopSourceLabel, whereLabel } from "./messages.js";
 import { RunCharts } from "./run_charts.js";
+import { RunControls } from "./run_controls.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
 import { runSocketPath, runUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
@@ -33,6 +35,8 @@ class RunPage {
     this.run = null;
     this.charts = new RunCharts(root);
     this.callbacks = new CallbacksPanel(root, this.runId);
+    this.controls = new RunControls(root, this.runId);
+    this.hypers = new HyperEditor(root, this.runId);
     this.log = new EventLog(root.querySelector("#event-log"));
     this.queue = new FrameQueue((messages) => this.apply(messages));
     this.stream = new MessageStream(runSocketPath(this.runId), {
@@ -41,6 +45,7 @@ class RunPage {
       onState: (state) => this.showLive(state),
     });
     this.stopRequestedAt = null;
+    this.liveState = "connecting"; // of the WebSocket, shown with the run's own state
     this.lastStatus = null; // of the last status message applied (history or live)
     this.restarted = false; // resumed: the next "running" restarts the run's clock
   }
@@ -57,6 +62,7 @@ class RunPage {
     this.run = await api(runUrl(this.runId));
     this.showRun();
     this.callbacks.set(this.run.callbacks);
+    this.hypers.setRun(this.run);
     this.wireStop();
     const specs = this.callbacks.load().catch((err) => this.callbacks.showError(err));
     // The saved messages are the whole history (every batch message too); the stream then
@@ -75,19 +81,38 @@ class RunPage {
   /** Apply messages in seq order: charts, log, status, callbacks; then one redraw. */
   apply(messages) {
     for (const message of messages) {
-      if (message.type === "batch") this.charts.addBatch(message);
+      if (message.type === "batch") this.batch(message);
       else if (message.type === "epoch") this.epoch(message);
       else if (message.type === "status") this.statusMessage(message);
       else if (message.type === "callback") this.callbacks.apply(message);
+      else if (message.type === "hyper") this.hyper(message);
+      else if (message.type === "evaluation") this.controls.evaluated();
     }
     this.log.add(messages);
     this.charts.draw();
+    this.hypers.render(); // once per frame: the lr of every batch message would be too often
+  }
+
+  batch(message) {
+    this.charts.addBatch(message);
+    this.hypers.observe(message);
   }
 
   epoch(message) {
     this.charts.addEpoch(message);
+    this.hypers.observe(message);
     this.run.latest = message;
     this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
+  }
+
+  /** A `hyper` message: the editor acknowledges it and the configuration shows the value. */
+  hyper(message) {
+    this.hypers.applied(message);
+    this.showConfig();
+  }
+
+  showConfig() {
+    renderConfig(this.root.querySelector("#run-config"), this.run, this.hypers.changes);
   }
 
   /**
@@ -109,6 +134,7 @@ class RunPage {
       this.run.started_at = at;
       this.restarted = false;
     }
+    this.controls.statusMessage(message);
     this.setStatus(message.status);
     if (FINISHED.has(message.status)) this.finished(at); // after setStatus: it says how it ended
   }
@@ -119,7 +145,7 @@ class RunPage {
     const delay = this.stopRequestedAt === null ? null : (receivedAt - this.stopRequestedAt) / 1000;
     this.stopRequestedAt = null;
     this.showStopResult(delay);
-    renderConfig(this.root.querySelector("#run-config"), this.run);
+    this.showConfig();
   }
 
   setStatus(status) {
@@ -128,9 +154,11 @@ class RunPage {
     const stop = this.root.querySelector("#stop-button");
     stop.hidden = !live;
     stop.disabled = !live || this.stopRequestedAt !== null;
-    this.root.querySelector("#resume-button").hidden = status !== "interrupted";
     if (live) this.root.querySelector("#stop-result").hidden = this.stopRequestedAt === null;
+    this.controls.setStatus(status, { stopping: this.stopRequestedAt !== null });
+    this.hypers.setStatus(status, !live);
     this.callbacks.setLive(live);
+    this.showLive();
     this.showTimes();
     if (!live) this.showStopResult(null);
   }
@@ -141,7 +169,7 @@ class RunPage {
     this.root.querySelector("#run-name").textContent = run.name || run.id;
     this.root.querySelector("#run-recipe").textContent = run.recipe || "–";
     this.root.querySelector("#run-epoch").textContent = epochLabel(run.latest, run);
-    renderConfig(this.root.querySelector("#run-config"), run);
+    this.showConfig();
     this.setStatus(run.status);
   }
 
@@ -183,27 +211,10 @@ class RunPage {
     const button = this.root.querySelector("#stop-button");
     const dialog = this.root.querySelector("#stop-dialog");
     button.addEventListener("click", () => dialog.showModal());
-    this.root.querySelector("#resume-button").addEventListener("click", () => this.requestResume());
     dialog.addEventListener("close", () => {
       if (dialog.returnValue === "stop") this.requestStop();
       else button.focus();
     });
-  }
-
-  async requestResume() {
-    const button = this.root.querySelector("#resume-button");
-    const node = this.root.querySelector("#stop-result");
-    button.disabled = true;
-    try {
-      await api(runUrl(this.runId, "resume"), { method: "POST" });
-      node.hidden = true; // the status messages that follow tell the rest
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      node.textContent = `Could not resume the run: ${err.message}`;
-      node.hidden = false;
-    } finally {
-      button.disabled = false;
-    }
   }
 
   async requestStop() {
@@ -211,6 +222,7 @@ class RunPage {
     const node = this.root.querySelector("#stop-result");
     button.disabled = true;
     this.stopRequestedAt = performance.now();
+    this.controls.setStatus(this.run.status, { stopping: true });
     node.textContent = "Stop requested; the run stops at its next batch…";
     node.hidden = false;
     try {
@@ -220,14 +232,19 @@ class RunPage {
       this.stopRequestedAt = null;
       node.textContent = `Could not stop the run: ${err.message}`;
       button.disabled = FINISHED.has(this.run.status);
+      this.controls.setStatus(this.run.status);
     }
   }
 
-  showLive(state) {
+  /** The stream's state; while it is open, also that the run itself holds (paused). */
+  showLive(state = this.liveState) {
+    this.liveState = state;
     const node = this.root.querySelector("#run-live");
+    const paused = state === "open" && this.run?.status === "paused";
     node.dataset.state = state;
+    node.dataset.paused = String(paused);
     const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "offline" };
-    node.textContent = labels[state] || state;
+    node.textContent = paused ? "live · paused" : labels[state] || state;
   }
 
   showLoadError(err) {

@@ -1,7 +1,15 @@
 // The run page's panels: attached callbacks (attach / detach), the event log, the config.
 import { api, ApiError } from "./api.js";
 import { el, formatNumber, formatTime, replaceChildren, STATUS_LABELS } from "./dom.js";
-import { epochNumber, metricNames, metricOf, stopReasonText, whereLabel } from "./messages.js";
+import {
+  epochNumber,
+  heldAt,
+  hyperText,
+  metricNames,
+  metricOf,
+  stopReasonText,
+  whereLabel,
+} from "./messages.js";
 import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
 import { runUrl } from "./urls.js";
 
@@ -138,7 +146,11 @@ function describe(message) {
       const label = STATUS_LABELS[message.status] || message.status;
       if (message.error) return { kind: "error", text: `${label}: ${message.error}` };
       const reason = stopReasonText(message.stop_reason);
-      return { kind: "status", text: reason ? `${label} — ${reason}` : label };
+      if (reason) return { kind: "status", text: `${label} — ${reason}` };
+      // A pause, and the resume after it, happen at a batch boundary the message names.
+      const at = heldAt(message);
+      const resumed = message.status === "running" ? "resumed " : "";
+      return { kind: "status", text: at ? `${label} — ${resumed}at ${at}` : label };
     }
     case "early_stop": {
       const value = Number.isFinite(message.value) ? ` (${message.monitor} = ${formatNumber(message.value)})` : "";
@@ -146,6 +158,16 @@ function describe(message) {
     }
     case "callback":
       return { kind: "callback", text: `${message.action} ${message.name} (${paramsText(message.params)})` };
+    case "hyper": {
+      const epoch = epochNumber(message);
+      return { kind: "hyper", text: epoch === null ? hyperText(message) : `${hyperText(message)} (epoch ${epoch})` };
+    }
+    case "evaluation": {
+      const stats = ["loss", ...metricNames(message)].map(
+        (name) => `${name} ${formatNumber(metricOf(message, "valid", name))}`,
+      );
+      return { kind: "evaluation", text: `valid ${stats.join(", ")}, at ${whereLabel(message)}` };
+    }
     case "epoch": {
       const stats = ["loss", ...metricNames(message)].map(
         (name) => `${name} ${formatNumber(metricOf(message, "train", name))} / ${formatNumber(metricOf(message, "valid", name))}`,
@@ -191,12 +213,24 @@ function configValue(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/** The run's configuration as a definition list. */
-export function renderConfig(dl, run) {
+/**
+ * The run's configuration as a definition list. `changes` (name -> {value, iter}, from `hyper`
+ * messages) are shown instead of the launch value, which stays visible beside them.
+ */
+export function renderConfig(dl, run, changes = new Map()) {
+  const params = run.params || {};
+  const shownValue = (name, launched) => {
+    const change = changes.get(name);
+    if (!change) return configValue(launched);
+    const was = launched === undefined ? "" : `; launched with ${configValue(launched)}`;
+    return `${configValue(change.value)} (from iteration ${change.iter}${was})`;
+  };
+  const added = [...changes.keys()].filter((name) => !(name in params));
   const rows = [
     ["Run id", run.id],
     ["Recipe", run.recipe],
-    ...Object.entries(run.params || {}).map(([k, v]) => [k, configValue(v)]),
+    ...Object.entries(params).map(([k, v]) => [k, shownValue(k, v)]),
+    ...added.map((name) => [name, shownValue(name, undefined)]),
     ["Created", formatTime(run.created_at)],
     ["Finished", formatTime(run.finished_at)],
   ];

@@ -102,6 +102,7 @@ def test_token_is_not_shown_in_repr():
         ("workers", 0),
         ("torch_threads", 0),
         ("allowed_origins", ["example.org"]),
+        ("max_body_bytes", 10),
         ("recipe_modules", ["os; rm -rf /"]),
         ("no_such_setting", 1),
     ],
@@ -110,6 +111,24 @@ def test_bad_values_name_the_field(field, value):
     with pytest.raises(ValidationError) as info:
         Settings(**{field: value})
     assert info.value.errors()[0]["loc"][0] == field
+
+
+def test_allowed_hosts_and_body_limit_read_their_environment_variables(monkeypatch):
+    monkeypatch.setenv("FITBOARD_ALLOWED_HOSTS", "Fitboard.LAN, 192.168.1.5,[::1]")
+    monkeypatch.setenv("FITBOARD_MAX_BODY_BYTES", "65536")
+    settings = Settings()
+    assert settings.allowed_hosts == ["fitboard.lan", "192.168.1.5", "[::1]"]
+    assert settings.max_body_bytes == 65536
+    assert Settings(allowed_hosts='["*"]').allowed_hosts == ["*"]
+    monkeypatch.setenv("FITBOARD_ALLOWED_HOSTS", "[2001:db8::1],fitboard.lan")
+    assert Settings().allowed_hosts == ["[2001:db8::1]", "fitboard.lan"]
+
+
+@pytest.mark.parametrize("host", ["https://fitboard.lan", "fitboard.lan:8000", "a/b", "a b", ""])
+def test_an_allowed_host_must_be_a_bare_name(host):
+    with pytest.raises(ValidationError, match="without scheme, port or path") as info:
+        Settings(allowed_hosts=[host])
+    assert info.value.errors()[0]["loc"][0] == "allowed_hosts"
 
 
 def test_unknown_environment_variable_is_ignored(monkeypatch):

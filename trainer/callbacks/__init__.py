@@ -1,8 +1,19 @@
 """The callbacks users expect, one module per family."""
 
-from . import checkpointing, gradient, monitor, precision, progress, recorder, schedule, stopping
+from . import (
+    checkpointing,
+    gradient,
+    lr_find,
+    monitor,
+    precision,
+    progress,
+    recorder,
+    schedule,
+    stopping,
+)
 from .checkpointing import *
 from .gradient import *
+from .lr_find import *
 from .monitor import *
 from .precision import *
 from .progress import *
@@ -13,6 +24,7 @@ from .stopping import *
 __all__ = [
     *checkpointing.__all__,
     *gradient.__all__,
+    *lr_find.__all__,
     *monitor.__all__,
     *precision.__all__,
     *progress.__all__,

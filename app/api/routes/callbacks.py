@@ -7,11 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.api.deps import guard
+from app.api.schemas import GUARDED_RESPONSES
 from app.catalog import callback_catalog
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["callbacks"], dependencies=[Depends(guard)])
+router = APIRouter(
+    prefix="/api", tags=["callbacks"], dependencies=[Depends(guard)], responses=GUARDED_RESPONSES
+)
 
 
 @router.get("/callbacks")

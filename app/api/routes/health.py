@@ -7,10 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from app.api.deps import ManagerDep, StoreDep, guard
+from app.api.schemas import GUARDED_RESPONSES
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["health"], dependencies=[Depends(guard)])
+router = APIRouter(
+    prefix="/api", tags=["health"], dependencies=[Depends(guard)], responses=GUARDED_RESPONSES
+)
 
 
 @router.get("/health")

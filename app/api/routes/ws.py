@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect, status
 
 from app.api.deps import WS_SUBPROTOCOL, HubDep, StoreDep, guard
+from app.api.schemas import MAX_SEQ, PathId
 from app.live.hub import SubscriberLagging, to_json
 
 __all__ = ["CLOSE_LAGGING", "router"]
@@ -26,14 +27,13 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/ws", dependencies=[Depends(guard)])
 
 CLOSE_LAGGING = 4001
-MAX_SEQ = 2**31 - 1  # the events table's seq column is a 32-bit integer on PostgreSQL
 CLOSE_TIMEOUT = 5.0  # seconds to hand a close frame to a client that may not be reading
 
 
 @router.websocket("/runs/{run_id}")
 async def run_messages(
     websocket: WebSocket,
-    run_id: str,
+    run_id: PathId,
     hub: HubDep,
     store: StoreDep,
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,

@@ -29,7 +29,10 @@ __all__ = [
     "Command",
     "CommandRefused",
     "Detach",
+    "Evaluate",
     "Launch",
+    "Pause",
+    "Resume",
     "RunBackend",
     "RunOutcome",
     "RunReporter",
@@ -86,13 +89,28 @@ class Detach:
 
 @dataclass(frozen=True)
 class SetHyper:
-    """Set an optimizer hyperparameter (`lr`, `momentum`...) in every param group."""
+    """Set optimizer hyperparameters (`{"lr": 0.1}`...) in every param group; the run says
+    where they took effect in a `hyper` message."""
 
-    name: str
-    value: float
+    values: dict[str, float]
 
 
-Command = Stop | Attach | Detach | SetHyper
+@dataclass(frozen=True)
+class Pause:
+    """Hold at the next batch boundary, the run's state kept in memory."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Go on from where a Pause held."""
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """Run validation now, at the next batch boundary; the run's training is untouched."""
+
+
+Command = Stop | Attach | Detach | SetHyper | Pause | Resume | Evaluate
 
 
 class CommandRefused(Exception):
@@ -119,6 +137,11 @@ class RunReporter(Protocol):
 
     def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """A message the run emitted; returns it as numbered. Never blocks."""
+        ...
+
+    def held(self, run_id: str, paused: bool, epoch: int, iter: int) -> None:
+        """The run began (`paused`) or ended holding at a batch boundary, at `epoch` after
+        `iter` training batches. Called on the training thread: must not block for long."""
         ...
 
     def end(self, run_id: str, outcome: RunOutcome) -> None:

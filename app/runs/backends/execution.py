@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
 
 from app.catalog import CallbackCatalog, CallbackContext, RecipeRegistry
-from app.live.messages import stop_reason_dict
+from app.live.messages import evaluation_message, hyper_message, stop_reason_dict
 from app.live.stats_callback import Publish, WebSocketStatsCallback
 from app.runs.backends.base import (
     Attach,
@@ -22,29 +27,99 @@ from app.runs.backends.base import (
     Command,
     CommandRefused,
     Detach,
+    Evaluate,
     Launch,
+    Pause,
+    Resume,
     RunOutcome,
     SetHyper,
     Stop,
 )
-from trainer import AvgStatsCallback, Callback, Runner
+from trainer import AvgStats, AvgStatsCallback, Callback, Runner
 
 __all__ = ["RunExecution"]
 
 log = logging.getLogger(__name__)
 
 
+# Told on the training thread when the loop starts (True) or stops (False) holding, with
+# the epoch and the training batches done.
+OnHold = Callable[[bool, int, int], None]
+
+
+class _HoldReporter(Callback):
+    """Tells whoever steers the run that a pause took (or stopped taking) effect."""
+
+    def __init__(self, on_hold: OnHold) -> None:
+        self.on_hold = on_hold
+
+    def begin_pause(self) -> None:
+        self.on_hold(True, self.run.epoch, self.run.n_iter)
+
+    def after_pause(self) -> None:
+        self.on_hold(False, self.run.epoch, self.run.n_iter)
+
+
+class _HyperEdit(Callback):
+    """Joins the fit at the next batch boundary, sets the hyperparameters there, says so in
+    a `hyper` message (with the iteration), and leaves."""
+
+    def __init__(self, values: dict[str, float], publish: Publish) -> None:
+        self.values, self.publish = values, publish
+
+    def begin_fit(self) -> None:
+        group = self.run.opt.param_groups[0]
+        applied = {k: v for k, v in self.values.items() if k in group}
+        for name, value in applied.items():
+            self.run.set_hyper(name, value)  # applied at this same boundary
+        missing = sorted(set(self.values) - set(applied))
+        self.publish(hyper_message(applied, missing, self.run.epoch, self.run.n_iter))
+        self.run.remove_cbs([self])
+
+
+class _Evaluation(Callback):
+    """Joins at the next batch boundary, runs the model over the validation set (eval mode,
+    no gradients, no random draw), publishes the AvgStats, and leaves."""
+
+    def __init__(self, metrics: list[Any], publish: Publish) -> None:
+        self.metrics, self.publish = metrics, publish
+
+    def begin_fit(self) -> None:
+        run = self.run
+        model, stats = run.model, AvgStats(self.metrics, in_train=False)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for xb, yb in run.data.valid_dl:  # unshuffled: the training order is untouched
+                    pred = model(xb)
+                    batch = SimpleNamespace(xb=xb, yb=yb, pred=pred, loss=run.loss_func(pred, yb))
+                    stats.accumulate(batch)
+        finally:
+            model.train(was_training)
+        self.publish(evaluation_message(run.epoch, run.n_iter, stats.as_dict()))
+        run.remove_cbs([self])
+
+
 class RunExecution:
     """Builds a run's Runner from a Launch, fits it, and applies commands to it."""
 
-    def __init__(self, recipes: RecipeRegistry, callbacks: CallbackCatalog, publish: Publish):
+    def __init__(
+        self,
+        recipes: RecipeRegistry,
+        callbacks: CallbackCatalog,
+        publish: Publish,
+        on_hold: OnHold,
+    ) -> None:
         self.recipes, self.catalog = recipes, callbacks
         self.stats = WebSocketStatsCallback(publish)
+        self.hold_reporter = _HoldReporter(on_hold)
         self._lock = threading.Lock()  # orders commands against the Runner coming to exist
         self._runner: Runner | None = None
         self._waiting: list[Command] = []
         self._callbacks: dict[str, Callback] = {}
         self._run_dir: Path | None = None
+        self._metrics: list[Any] = []
 
     def control(self, command: Command) -> None:
         """Apply `command` at the run's next batch boundary (raises CommandRefused)."""
@@ -76,12 +151,12 @@ class RunExecution:
         return RunOutcome(stop_reason=plain, last_epoch=self.stats.last_epoch)
 
     def _build(self, launch: Launch) -> Runner:
-        metrics = list(self.recipes.get(launch.recipe).metrics)
+        metrics = self._metrics = list(self.recipes.get(launch.recipe).metrics)
         self._run_dir = launch.run_dir
         for attached in launch.callbacks:
             self._callbacks[attached.id] = self._build_callback(attached)
         runner = Runner(
-            cbs=[self.stats, *self._callbacks.values()],
+            cbs=[self.stats, self.hold_reporter, *self._callbacks.values()],
             cb_funcs=[partial(AvgStatsCallback, metrics, verbose=False)],
         )
         with self._lock:
@@ -110,5 +185,11 @@ class RunExecution:
             case Detach(callback_id=callback_id):
                 if callback_id in self._callbacks:
                     runner.remove_cbs([self._callbacks.pop(callback_id)])
-            case SetHyper(name=name, value=value):
-                runner.set_hyper(name, value)
+            case SetHyper(values=values):
+                runner.add_cbs([_HyperEdit(values, self.stats.publish)])
+            case Evaluate():
+                runner.add_cbs([_Evaluation(self._metrics, self.stats.publish)])
+            case Pause():
+                runner.pause()
+            case Resume():
+                runner.resume()

@@ -84,7 +84,12 @@ class ThreadBackend:
         reporter = self._reporter
         assert reporter is not None, "ThreadBackend.start() has not run"
         # Registered before `begin`, so a command sent once the run is `running` finds it.
-        execution = RunExecution(self.recipes, self.callbacks, partial(reporter.publish, run_id))
+        execution = RunExecution(
+            self.recipes,
+            self.callbacks,
+            partial(reporter.publish, run_id),
+            partial(reporter.held, run_id),
+        )
         self._executions[run_id] = execution
         try:
             launch = reporter.begin(run_id)

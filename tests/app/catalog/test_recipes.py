@@ -165,6 +165,68 @@ def test_mnist_default_path_must_exist(tmp_path):
     assert _error_locs(excinfo) == [("data_path",)]
 
 
+def _write_idx_dir(folder):
+    folder.mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (folder / f"{stem}.gz").write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    ("data_path", "message"),
+    [
+        ("é" * 200, "at most 255 bytes"),  # 400 bytes: the OS would say "File name too long"
+        (".", "inside FITBOARD_DATASETS_DIR"),  # the directory itself
+        ("sub/..", "inside FITBOARD_DATASETS_DIR"),
+        ("empty", "without train-images-idx3-ubyte"),
+        ("notes.txt", "must be an .npz file or a directory"),
+        ("loop", "symbolic link loop"),
+        ("a\x00b", "NUL"),
+    ],
+)
+def test_mnist_path_that_is_no_dataset_is_refused_without_server_paths(
+    tmp_path, data_path, message
+):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(ValidationError, match=message) as excinfo:
+        recipe_registry.validate_params(
+            "mlp", {"dataset": "mnist", "data_path": data_path}, datasets_dir=tmp_path
+        )
+    assert _error_locs(excinfo) == [("data_path",)]
+    assert str(tmp_path) not in str(excinfo.value)
+
+
+def test_an_os_error_on_a_dataset_path_is_a_validation_error(tmp_path):
+    deep = tmp_path  # a datasets directory whose path is near the OS's limit (PATH_MAX)
+    while len(str(deep)) < 3900:
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    with pytest.raises(ValidationError, match="cannot be opened") as excinfo:
+        recipe_registry.validate_params(
+            "mlp", {"dataset": "mnist", "data_path": "é" * 120}, datasets_dir=deep
+        )
+    assert _error_locs(excinfo) == [("data_path",)]
+    assert str(tmp_path) not in str(excinfo.value)
+
+
+def test_mnist_directory_of_idx_files_is_accepted(tmp_path):
+    _write_idx_dir(tmp_path / "mnist")
+    params = recipe_registry.validate_params("mlp", {"dataset": "mnist"}, datasets_dir=tmp_path)
+    assert params.model_dump()["data_path"] == "mnist"
+
+
+def test_an_unreadable_dataset_fails_the_build_without_server_paths(tmp_path):
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    params = recipe_registry.validate_params(
+        "mlp", {"dataset": "mnist", "data_path": "broken.npz"}, datasets_dir=tmp_path
+    )
+    with pytest.raises(ValueError, match=r"'broken\.npz'") as excinfo:
+        recipe_registry.build("mlp", params)
+    assert str(tmp_path) not in str(excinfo.value)
+
+
 def test_data_path_without_mnist_is_refused(tmp_path):
     with pytest.raises(ValidationError, match="only used with dataset 'mnist'"):
         recipe_registry.validate_params("mlp", {"data_path": "x.npz"}, datasets_dir=tmp_path)
@@ -214,4 +276,6 @@ def test_registry_refuses_duplicates_and_untyped_params():
         local.recipe("two", "bad", dict)(one)  # type: ignore[arg-type]
     with pytest.raises(RegistryError, match="identifier"):
         local.recipe("no spaces", "bad")(one)
+    with pytest.raises(RegistryError, match="identifier"):  # the API's pattern is ASCII
+        local.recipe("réseau", "bad")(one)
     assert local.names() == ["one"]

@@ -250,7 +250,7 @@ def test_finished_and_unknown_runs_are_refused_by_name(parts) -> None:
     backend.executing.clear()
     with pytest.raises(RunStateConflict, match="is completed: cannot attach"):
         manager.attach(run_id, "early_stopping", {})
-    with pytest.raises(RunStateConflict, match="only interrupted"):
+    with pytest.raises(RunStateConflict, match="only paused or interrupted"):
         manager.resume(run_id)
     with pytest.raises(RunNotFound):
         manager.stop("missing")

@@ -61,3 +61,20 @@ def test_param_scheduler_per_group_count_must_match(make_learn):
     run = Runner(cbs=ParamScheduler("lr", [sched_no(1, 1), sched_no(2, 2)]))
     with pytest.raises(Exception, match="2 schedules for 1 optimizer param groups"):
         run.fit(1, make_learn())
+
+
+def test_lr_find_as_the_course_uses_it(make_learn):
+    """Notebook 05b's cell, unchanged: loss against an exponentially growing lr."""
+    from itertools import pairwise
+
+    from trainer import LR_Find, Recorder, Runner
+
+    run = Runner(cb_funcs=[LR_Find, Recorder])
+    run.fit(10, make_learn())  # 230 batches: the finder ends the fit long before
+    lrs, losses = run.recorder.lrs, run.recorder.losses
+    assert 2 <= len(lrs) <= 100 and len(losses) == len(lrs)
+    assert all(b > a for a, b in pairwise(lrs))  # exponential sweep, one lr per batch
+    assert lrs[0] == pytest.approx(1e-6)
+    assert run.stop_reason is not None and "CancelTrainException" in run.stop_reason.message
+    # It stops at the latest after max_iter batches (the batch that trips it is not recorded).
+    assert lrs[-1] <= 10 and len(lrs) >= 50  # on digits the loss holds until lr ~ 1
