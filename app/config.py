@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["MIN_TOKEN_LENGTH", "Settings", "default_workers", "get_settings"]
+__all__ = ["MIN_TOKEN_LENGTH", "Settings", "default_workers", "get_settings", "is_loopback"]
 
 # A token is the only thing between the network and "run this training job": make it unguessable.
 MIN_TOKEN_LENGTH = 16
@@ -38,7 +38,8 @@ def default_workers() -> int:
     return max(1, _usable_cores() // 2)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address, IPv6 in brackets or not) is this machine only."""
     if host == "localhost":
         return True
     try:
@@ -198,7 +199,7 @@ class Settings(BaseSettings):
         object.__setattr__(self, "datasets_dir", datasets_dir)
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'fitboard.db'}")
-        if not _is_loopback(self.host) and self.token is None and not self.allow_unauthenticated:
+        if not is_loopback(self.host) and self.token is None and not self.allow_unauthenticated:
             raise ValueError(
                 f"host {self.host!r} exposes fitboard beyond this machine without a token: "
                 "set FITBOARD_TOKEN, bind to 127.0.0.1, or (behind an authenticating proxy) set "

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from app.api.asgi import ASGIApp, Receive, Scope, Send, send_refusal
-from app.config import Settings
+from app.config import Settings, is_loopback
 
 __all__ = ["HostCheckMiddleware", "HostPolicy", "split_authority"]
 
@@ -54,15 +54,6 @@ def split_authority(value: str) -> tuple[str, int | None] | None:
     if not (digits.isascii() and digits.isdigit() and int(digits) <= 65535):
         return None
     return host, int(digits)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _bound_host(bind: str) -> str | None:
@@ -113,7 +104,7 @@ class HostPolicy:
         return cls(settings.allowed_hosts, settings.allowed_origins, settings.host)
 
     def _allows_name(self, host: str) -> bool:
-        return _is_loopback(host) or host in self.hosts
+        return is_loopback(host) or host in self.hosts
 
     def allows_host(self, header: str | None) -> bool:
         """Whether a request with this Host header is for this server."""

@@ -60,31 +60,46 @@ class _HoldReporter(Callback):
         self.on_hold(False, self.run.epoch, self.run.n_iter)
 
 
-class _HyperEdit(Callback):
-    """Joins the fit at the next batch boundary, sets the hyperparameters there, says so in
-    a `hyper` message (with the iteration), and leaves."""
+class _AtNextBoundary(Callback):
+    """A one-shot action on the training thread: it joins the fit at the next batch
+    boundary (`begin_fit` of a callback added mid-fit), acts once, and leaves."""
 
-    def __init__(self, values: dict[str, float], publish: Publish) -> None:
-        self.values, self.publish = values, publish
+    def __init__(self, publish: Publish) -> None:
+        self.publish = publish
 
     def begin_fit(self) -> None:
+        self.act()
+        self.run.remove_cbs([self])
+
+    def act(self) -> None:
+        raise NotImplementedError
+
+
+class _HyperEdit(_AtNextBoundary):
+    """Sets the hyperparameters at that boundary and says so in a `hyper` message."""
+
+    def __init__(self, values: dict[str, float], publish: Publish) -> None:
+        super().__init__(publish)
+        self.values = values
+
+    def act(self) -> None:
         group = self.run.opt.param_groups[0]
         applied = {k: v for k, v in self.values.items() if k in group}
         for name, value in applied.items():
             self.run.set_hyper(name, value)  # applied at this same boundary
         missing = sorted(set(self.values) - set(applied))
         self.publish(hyper_message(applied, missing, self.run.epoch, self.run.n_iter))
-        self.run.remove_cbs([self])
 
 
-class _Evaluation(Callback):
-    """Joins at the next batch boundary, runs the model over the validation set (eval mode,
-    no gradients, no random draw), publishes the AvgStats, and leaves."""
+class _Evaluation(_AtNextBoundary):
+    """Runs the model over the validation set (eval mode, no gradients, no random draw)
+    and publishes the AvgStats in an `evaluation` message."""
 
     def __init__(self, metrics: list[Any], publish: Publish) -> None:
-        self.metrics, self.publish = metrics, publish
+        super().__init__(publish)
+        self.metrics = metrics
 
-    def begin_fit(self) -> None:
+    def act(self) -> None:
         run = self.run
         model, stats = run.model, AvgStats(self.metrics, in_train=False)
         was_training = model.training
@@ -98,7 +113,6 @@ class _Evaluation(Callback):
         finally:
             model.train(was_training)
         self.publish(evaluation_message(run.epoch, run.n_iter, stats.as_dict()))
-        run.remove_cbs([self])
 
 
 class RunExecution:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,7 +22,8 @@ import httpx
 import pytest
 import websockets
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.fixtures.processes import ROOT, fitboard_env
+
 # Milliseconds after an epoch message to kill at: the save, the fan-out and the checkpoint
 # of one epoch end all happen in this window.
 KILL_AFTER_MS = [0, 1, 3, 7, 15, 40]
@@ -42,13 +42,7 @@ class ServerProcess:
 
     def __init__(self, database_url: str, data_dir: Path) -> None:
         self.port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FITBOARD_")}
-        env |= {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-            "OMP_NUM_THREADS": "1",
-            "FITBOARD_DATABASE_URL": database_url,
-            "FITBOARD_TORCH_THREADS": "1",
-        }
+        env = fitboard_env(database_url)
         args = ["serve", "--port", str(self.port), "--workers", "1", "--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *args, "--log-level", "warning"],

@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from app.db import RunStatus, Store, init_db, make_engine
 from app.db.models import RunRow
 from app.runs.owners import interrupt_orphans, owner_is_gone, this_process
+from tests.fixtures.processes import ROOT, fitboard_env
 from tests.fixtures.server import LiveServer, wait_for_epoch, wait_for_status
 
-ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 120
 HOST = socket.gethostname()
 
@@ -57,13 +57,7 @@ def _dead_pid() -> int:
 
 def _terminal_run(database_url: str, data_dir: Path) -> subprocess.Popen[str]:
     """`fitboard run` training for several seconds in its own process, on this database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FITBOARD_")}
-    env |= {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        "OMP_NUM_THREADS": "1",
-        "FITBOARD_DATABASE_URL": database_url,
-        "FITBOARD_TORCH_THREADS": "1",
-    }
+    env = fitboard_env(database_url)
     args = ["run", "mlp", "--set", "epochs=50", "--set", "bs=8", "--data-dir", str(data_dir)]
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", *args],
