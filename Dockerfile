@@ -1,6 +1,7 @@
 # fitboard: the dashboard and its training workers in one image.
 #   docker build -t fitboard .                                     # CPU torch (default)
 #   docker build -t fitboard:cuda --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 .
+#   docker build -t fitboard:ray --build-arg EXTRAS=postgres,ray .   # Ray nodes and the app on Ray
 # CUDA wheels bundle their runtime libraries, so the slim base serves both; PYTHON_IMAGE
 # swaps the base (e.g. an nvidia/cuda image with Python) where a site needs one.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -8,6 +9,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
+# Optional dependency groups of pyproject.toml to install (comma-separated).
+ARG EXTRAS=postgres
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 # torch first, from its own index: PyPI's default Linux wheel is the multi-GB CUDA build.
@@ -16,8 +19,9 @@ RUN python -m venv /opt/venv \
 WORKDIR /src
 # Dependencies in their own layer: editing the code does not reinstall them.
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" > /tmp/requirements.txt \
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+extra = [d for e in os.environ['EXTRAS'].split(',') if e for d in p['optional-dependencies'][e]]; \
+print('\n'.join(p['dependencies'] + extra))" > /tmp/requirements.txt \
     && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt
 COPY README.md ./
 COPY trainer ./trainer
@@ -32,8 +36,8 @@ LABEL org.opencontainers.image.title="fitboard" \
       org.opencontainers.image.description="Self-hosted dashboard for launching and watching PyTorch training runs" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home fitboard \
-    && mkdir /data \
-    && chown fitboard:fitboard /data
+    && mkdir /data /storage \
+    && chown fitboard:fitboard /data /storage
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -16,7 +16,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["MIN_TOKEN_LENGTH", "Settings", "default_workers", "get_settings", "is_loopback"]
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "Settings",
+    "default_workers",
+    "get_settings",
+    "is_loopback",
+    "usable_cores",
+]
 
 # A token is the only thing between the network and "run this training job": make it unguessable.
 MIN_TOKEN_LENGTH = 16
@@ -25,7 +32,7 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]+\]")
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """CPU cores this process may run on (honours taskset/cgroup affinity where the OS says)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
@@ -35,7 +42,7 @@ def _usable_cores() -> int:
 def default_workers() -> int:
     """Half the usable cores, at least one: each run trains on `torch_threads` threads and the
     event loop, the database and the browsers need a core too (1 on a 2-core machine)."""
-    return max(1, _usable_cores() // 2)
+    return max(1, usable_cores() // 2)
 
 
 def is_loopback(host: str) -> bool:
@@ -95,9 +102,33 @@ class Settings(BaseSettings):
         description="Runs that train at the same time; more wait in a queue. "
         "Default: half the CPU cores, at least 1.",
     )
-    backend: Literal["threads"] = Field(
+    backend: Literal["threads", "ray"] = Field(
         default="threads",
-        description="Where runs execute: `threads`, worker threads of the server's process.",
+        description="Where runs execute: `threads`, worker threads of the server's process; "
+        "`ray`, one Ray actor per run (`pip install 'fitboard[ray]'`).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="With FITBOARD_BACKEND=ray: the cluster to join as a driver (`auto`, or "
+        "`host:port` of its head); unset starts a local Ray instance in the server's process.",
+    )
+    run_cpus: float = Field(
+        default=1.0,
+        ge=0,
+        le=1024,
+        description="CPUs a run asks for when its request does not say (Ray places it where "
+        "they are free).",
+    )
+    run_gpus: float = Field(
+        default=0.0,
+        ge=0,
+        le=64,
+        description="GPUs a run asks for when its request does not say (fractions share one).",
+    )
+    storage: Path | None = Field(
+        default=None,
+        description="Directory of the runs' directories and checkpoints; unset means "
+        "`<data_dir>`. On a Ray cluster every node must reach it at this path (a shared mount).",
     )
     token: SecretStr | None = Field(
         default=None,
@@ -197,6 +228,7 @@ class Settings(BaseSettings):
         object.__setattr__(self, "data_dir", data_dir)
         datasets_dir = (self.datasets_dir or data_dir / "datasets").expanduser().resolve()
         object.__setattr__(self, "datasets_dir", datasets_dir)
+        object.__setattr__(self, "storage", (self.storage or data_dir).expanduser().resolve())
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'fitboard.db'}")
         if not is_loopback(self.host) and self.token is None and not self.allow_unauthenticated:
@@ -210,7 +242,8 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         """Parent of every run's directory (checkpoints live in `runs_dir / <run id>`)."""
-        return self.data_dir / "runs"
+        assert self.storage is not None  # resolved by the validator
+        return self.storage / "runs"
 
     def run_dir(self, run_id: str) -> Path:
         """The directory of one run (`runs_dir / run_id`); refuses ids that are not one plain

@@ -57,6 +57,17 @@ class CallbackIn(BaseModel):
     params: JSONObject = Field(default_factory=dict)
 
 
+class ResourcesIn(BaseModel):
+    """What one run asks of the machine that executes it; unset fields take the server's
+    defaults (`FITBOARD_RUN_CPUS`, `FITBOARD_RUN_GPUS`). On Ray the run waits `queued` until
+    a node has them free; a request larger than any node is a 422."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    cpus: float | None = Field(None, ge=0, le=1024)
+    gpus: float | None = Field(None, ge=0, le=64)
+
+
 class RunCreate(BaseModel):
     """A request to start a run."""
 
@@ -80,6 +91,7 @@ class RunCreate(BaseModel):
     name: Annotated[str, AfterValidator(storable_text)] | None = Field(
         None, min_length=1, max_length=200
     )
+    resources: ResourcesIn | None = None
 
 
 class CallbackOut(BaseModel):
@@ -110,6 +122,14 @@ class RunOut(BaseModel):
     stop_reason: dict[str, Any] | None
     error: str | None
     latest: dict[str, Any] | None
+    resources: dict[str, Any] | None = Field(
+        None, description="What the run asked of its executor: `cpus`, `gpus`."
+    )
+    placement: dict[str, Any] | None = Field(
+        None,
+        description="Where the run executes or last executed: `backend`, `host`, `pid`, "
+        "`node` (Ray's node id); null until it begins.",
+    )
 
 
 class RunPage(BaseModel):

@@ -93,6 +93,10 @@ class RunRow(Base):
     # "<hostname>:<pid>" of the process whose RunManager created or resumed the run: recovery
     # at start interrupts an unfinished run only when its owner is gone (see Store).
     owner: Mapped[str | None] = mapped_column(String(300))
+    # What the run asked of its executor ({"cpus", "gpus"}), and where the backend placed it
+    # once it began ({"backend", "host", "pid", "node"}); None before that.
+    resources: Mapped[dict[str, Any] | None]
+    placement: Mapped[dict[str, Any] | None]
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

@@ -42,9 +42,10 @@ class Store:
         params: dict[str, Any],
         callbacks: Sequence[tuple[str, str, dict[str, Any]]] = (),
         owner: str | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
-        `owner` (`this_process()` of the manager that will train it)."""
+        `owner` (`this_process()` of the manager that will train it), asking `resources`."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -54,6 +55,7 @@ class Store:
             status=RunStatus.QUEUED.value,
             created_at=now,
             owner=owner,
+            resources=resources,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)

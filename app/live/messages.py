@@ -31,12 +31,15 @@ Message = dict[str, Any]
 
 
 class StopSource(str, Enum):
-    """Who asked a run to stop, as `stop_reason.source` says: a person (`user`) or the server
-    shutting down (`shutdown`). Any other source is the name of the callback that stopped it
+    """Who asked a run to stop, as `stop_reason.source` says: a person (`user`), the server
+    shutting down (`shutdown`), or nobody: the process executing the run died and a
+    checkpoint is left to resume from (`lost`; the run is then `interrupted`, as on a
+    shutdown). Any other source is the name of the callback that stopped it
     (`early_stopping`, `time_limit`...): the run then ended `early_stopped`."""
 
     USER = "user"
     SHUTDOWN = "shutdown"
+    LOST = "lost"
 
     @classmethod
     def is_request(cls, source: str) -> bool:
@@ -93,10 +96,14 @@ def status_message(
     error: str | None = None,
     *,
     at: dict[str, int] | None = None,
+    placement: dict[str, Any] | None = None,
 ) -> Message:
-    """`status` {status, stop_reason?, error?, epoch?, iter?}: the run entered `status`;
-    `at` says where in the loop, for a change the loop made at a batch boundary (paused)."""
+    """`status` {status, stop_reason?, error?, epoch?, iter?, placement?}: the run entered
+    `status`; `at` says where in the loop, for a change the loop made at a batch boundary
+    (paused); `placement`, where the run began to execute (running)."""
     message: Message = {"type": "status", "status": status, **(at or {})}
+    if placement is not None:
+        message["placement"] = placement
     if stop_reason is not None:
         message["stop_reason"] = stop_reason
     if error is not None:

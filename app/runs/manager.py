@@ -36,6 +36,8 @@ from app.runs.backends import (
     Evaluate,
     Launch,
     Pause,
+    Placement,
+    Resources,
     Resume,
     RunBackend,
     RunOutcome,
@@ -70,7 +72,13 @@ class RunManager:
     ) -> None:
         self.settings, self.store, self.hub, self.backend = settings, store, hub, backend
         self.recipes, self.callbacks = recipes, callbacks
-        self.requests = RequestValidator(recipes, callbacks, settings.datasets_dir)
+        self.requests = RequestValidator(
+            recipes,
+            callbacks,
+            settings.datasets_dir,
+            default_resources=Resources(cpus=settings.run_cpus, gpus=settings.run_gpus),
+            capacity=backend.capacity,
+        )
         self._lock = threading.RLock()  # orders state changes against the backend's begin/end
         self._queued: set[str] = set()  # submitted to the backend, not begun
         self._running: set[str] = set()  # begun, not ended
@@ -113,9 +121,10 @@ class RunManager:
         params: dict[str, Any],
         callbacks: list[tuple[str, dict[str, Any]]],
         name: str | None = None,
+        resources: dict[str, float | None] | None = None,
     ) -> RunRow:
         """Validate a run request and queue it; InvalidRequest names each bad field."""
-        return self.create_checked(self.requests.run(recipe, params, callbacks, name))
+        return self.create_checked(self.requests.run(recipe, params, callbacks, name, resources))
 
     def create_checked(self, request: RunRequest) -> RunRow:
         """Queue an already validated run request."""
@@ -128,6 +137,7 @@ class RunManager:
                 params=request.params_json(),
                 callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
                 owner=self.owner,
+                resources=request.resources.as_dict(),
             )
             self.hub.open_run(run_id)
             self._enqueue(row)
@@ -262,8 +272,9 @@ class RunManager:
 
     # --- RunReporter: called by the backend -------------------------------------------------
 
-    def begin(self, run_id: str) -> Launch | None:
-        """Move a queued run to running and return its Launch; None if it left the queue.
+    def begin(self, run_id: str, placement: Placement) -> Launch | None:
+        """Move a queued run to running where `placement` says, and return its Launch; None
+        if it left the queue.
 
         Under the lock, so a callback attached meanwhile is either in the Launch or sent to
         the backend as a command.
@@ -271,12 +282,16 @@ class RunManager:
         with self._lock:
             self._queued.discard(run_id)
             if self._closing or not self.store.transition(
-                run_id, from_=[RunStatus.QUEUED], to=RunStatus.RUNNING, held_by=self.owner
+                run_id,
+                from_=[RunStatus.QUEUED],
+                to=RunStatus.RUNNING,
+                held_by=self.owner,
+                placement=placement.as_dict(),
             ):
                 return None
             self._running.add(run_id)
             row = self.get(run_id)
-            self._publish_status(row.id, row.status)
+            self.hub.publish(run_id, status_message(row.status, placement=row.placement))
             try:
                 return self._launch(row)
             except Exception as exc:  # a stored request this version cannot read any more
@@ -363,7 +378,8 @@ class RunManager:
     def _enqueue(self, row: RunRow) -> None:
         self._queued.add(row.id)
         self._publish_status(row.id, row.status)
-        self.backend.submit(row.id)
+        asked = row.resources or self.requests.default_resources.as_dict()
+        self.backend.submit(row.id, Resources(**asked))
 
     def _finish_queued(self, run_id: str, status: RunStatus, message: str) -> None:
         source = StopSource.USER if status is RunStatus.STOPPED else StopSource.SHUTDOWN
@@ -395,7 +411,7 @@ def _final_status(outcome: RunOutcome) -> RunStatus:
     source = outcome.stop_reason["source"]
     if source == StopSource.USER.value:
         return RunStatus.STOPPED
-    if source == StopSource.SHUTDOWN.value:
+    if source in (StopSource.SHUTDOWN.value, StopSource.LOST.value):
         return RunStatus.INTERRUPTED
     return RunStatus.EARLY_STOPPED
 

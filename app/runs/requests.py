@@ -7,8 +7,8 @@ again. Errors are `InvalidRequest`, each `loc` relative to the request itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from app.catalog import (
     TrainParams,
     UnknownEntryError,
 )
+from app.runs.backends.base import Resources
 from app.runs.errors import InvalidRequest, Loc
 
 __all__ = [
@@ -71,6 +72,7 @@ class RunRequest:
     params: TrainParams
     callbacks: tuple[CallbackRequest, ...]
     name: str | None = None
+    resources: Resources = field(default_factory=Resources)
 
     def params_json(self) -> dict[str, Any]:
         """The parameters, defaults filled in, as the database holds them."""
@@ -78,12 +80,23 @@ class RunRequest:
 
 
 class RequestValidator:
-    """Checks requests against the registries; `datasets_dir` bounds local dataset paths."""
+    """Checks requests against the registries; `datasets_dir` bounds local dataset paths.
+
+    Resources a request leaves out take `default_resources`; `capacity` says, when asked,
+    the most one run may have (the backend's largest node, which may change over time)."""
 
     def __init__(
-        self, recipes: RecipeRegistry, callbacks: CallbackCatalog, datasets_dir: Path | None
+        self,
+        recipes: RecipeRegistry,
+        callbacks: CallbackCatalog,
+        datasets_dir: Path | None,
+        *,
+        default_resources: Resources | None = None,
+        capacity: Callable[[], Resources] | None = None,
     ) -> None:
         self.recipes, self.callbacks, self.datasets_dir = recipes, callbacks, datasets_dir
+        self.default_resources = default_resources or Resources()
+        self.capacity = capacity
 
     def run(
         self,
@@ -91,6 +104,7 @@ class RequestValidator:
         params: Mapping[str, Any],
         callbacks: Sequence[tuple[str, Mapping[str, Any]]] = (),
         name: str | None = None,
+        resources: Mapping[str, float | None] | None = None,
     ) -> RunRequest:
         """A run request, or one InvalidRequest listing every bad field."""
         try:
@@ -109,9 +123,29 @@ class RequestValidator:
                 checked.append(self.callback(recipe, cb_name, cb_params, at=("callbacks", index)))
             except InvalidRequest as exc:
                 errors += exc.errors
+        try:
+            wanted = self.resources(resources or {})
+        except InvalidRequest as exc:
+            errors += exc.errors
         if errors:
             raise InvalidRequest(errors)
-        return RunRequest(recipe, valid, tuple(checked), name)
+        return RunRequest(recipe, valid, tuple(checked), name, wanted)
+
+    def resources(self, asked: Mapping[str, float | None]) -> Resources:
+        """The resources a run asks for, defaults filled in, that fit on the largest node
+        (the API's schema already bounds each field)."""
+        given = {k: v for k, v in asked.items() if v is not None}
+        wanted = Resources(**{**self.default_resources.as_dict(), **given})
+        if self.capacity is not None:
+            problems = wanted.fits(self.capacity())
+            if problems:
+                raise InvalidRequest(
+                    [
+                        {"loc": ["resources", field], "msg": message, "type": "value_error"}
+                        for field, message in problems.items()
+                    ]
+                )
+        return wanted
 
     def callback(
         self, recipe: str, name: str, params: Mapping[str, Any], at: Loc = ()

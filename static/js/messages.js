@@ -51,7 +51,7 @@ export function whereLabel(info) {
  * Stop, or the server stopped. Any other source is the name of the callback that stopped the
  * run (early_stopping, time_limit...).
  */
-export const StopSource = Object.freeze({ USER: "user", SHUTDOWN: "shutdown" });
+export const StopSource = Object.freeze({ USER: "user", SHUTDOWN: "shutdown", LOST: "lost" });
 
 /** Whether a person asked for this stop (so the page need not say who stopped the run). */
 export function stoppedByUser(reason) {
@@ -102,4 +102,11 @@ export function hyperText(message) {
 /** A `status` message's place in the loop ("epoch 2, iteration 130"): paused, and resumed. */
 export function heldAt(message) {
   return message && Number.isFinite(message.iter) ? whereLabel(message) : "";
+}
+
+/** Where a run executes, as shown: "ray on node-2, pid 4242" ("–" before it begins). */
+export function placementLabel(placement) {
+  if (!placement || typeof placement !== "object") return "–";
+  const where = [placement.host, placement.pid ? `pid ${placement.pid}` : ""].filter(Boolean);
+  return `${placement.backend || "?"}${where.length ? ` on ${where.join(", ")}` : ""}`;
 }

@@ -6,7 +6,13 @@ import { initConnectionBanner } from "./connection.js";
 import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { HyperEditor } from "./hyper_editor.js";
-import { epochLabel, stoppedByUser, stopSourceLabel, whereLabel } from "./messages.js";
+import {
+  epochLabel,
+  placementLabel,
+  stoppedByUser,
+  stopSourceLabel,
+  whereLabel,
+} from "./messages.js";
 import { RunCharts } from "./run_charts.js";
 import { RunControls } from "./run_controls.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
@@ -130,6 +136,10 @@ class RunPage {
     this.run.status = message.status;
     this.run.stop_reason = message.stop_reason ?? null;
     this.run.error = message.error ?? null;
+    if (message.placement) {
+      this.run.placement = message.placement;
+      this.showPlacement();
+    }
     if (message.status === "running" && (!this.run.started_at || this.restarted)) {
       this.run.started_at = at;
       this.restarted = false;
@@ -169,8 +179,15 @@ class RunPage {
     this.root.querySelector("#run-name").textContent = run.name || run.id;
     this.root.querySelector("#run-recipe").textContent = run.recipe || "–";
     this.root.querySelector("#run-epoch").textContent = epochLabel(run.latest, run);
+    this.showPlacement();
     this.showConfig();
     this.setStatus(run.status);
+  }
+
+  showPlacement() {
+    const node = this.root.querySelector("#run-placement");
+    node.textContent = placementLabel(this.run.placement);
+    node.title = this.run.placement?.node ? `Ray node ${this.run.placement.node}` : "";
   }
 
   showTimes() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any
@@ -210,3 +211,19 @@ def test_an_interrupted_run_resumes_from_the_page(
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
     expect(page.locator("#stop-button")).to_be_visible()
     wait_for_points(page, "chart-epoch-loss", epochs_before + 1)  # new epochs, same page
+
+
+def test_the_page_says_where_the_run_executes_once_it_begins(
+    page: Any, server: LiveServer, api: httpx.Client
+) -> None:
+    blocker = start_run(api, SLOW_PARAMS)  # with 2 workers, the third run waits
+    start_run(api, SLOW_PARAMS)
+    run_id = start_run(api, {**SLOW_PARAMS, "epochs": 1})
+    page.goto(f"{server.url}/runs/{run_id}")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "queued")
+    expect(page.locator("#run-placement")).to_have_text("\u2013")  # en dash: not placed yet
+    api.post(f"/api/runs/{blocker}/stop").raise_for_status()
+    # Told by the run's `running` status message, without a reload.
+    expect(page.locator("#run-placement")).to_have_text(
+        re.compile(rf"^threads on .+, pid {os.getpid()}$")
+    )

@@ -73,7 +73,8 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build_context():
 
 def _runtime_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + project["optional-dependencies"]["postgres"]
+    extras = project["optional-dependencies"]
+    specs = project["dependencies"] + extras["postgres"] + extras["ray"]
     return [Requirement(spec) for spec in specs]
 
 
@@ -115,7 +116,7 @@ def test_compose_wires_app_to_a_healthy_postgres_on_loopback():
     assert env["FITBOARD_DATABASE_URL"].startswith("postgresql+psycopg://fitboard:change-me-")
     assert env["FITBOARD_DATABASE_URL"].endswith("@db:5432/fitboard")
     assert {app["restart"], db["restart"]} == {"unless-stopped"}
-    assert set(config["volumes"]) == {"app-data", "db-data"}
+    assert set(config["volumes"]) == {"app-data", "db-data", "run-storage"}
     assert any(v.startswith("app-data:/data") for v in app["volumes"])
     assert any(v.startswith("db-data:/var/lib/postgresql/data") for v in db["volumes"])
     gpu = services["app-gpu"]
@@ -123,6 +124,24 @@ def test_compose_wires_app_to_a_healthy_postgres_on_loopback():
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert "profiles" not in app
+
+
+def test_compose_ray_profile_runs_the_app_as_the_driver_of_a_head_and_workers():
+    result = compose("--profile", "ray", "config", env_file=ROOT / ".env.example")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    head, worker, app = services["ray-head"], services["ray-worker"], services["app-ray"]
+    assert head["command"][:3] == ["ray", "start", "--head"]
+    assert "--address=ray-head:6379" in worker["command"]
+    assert app["environment"]["FITBOARD_BACKEND"] == "ray"
+    assert app["environment"]["FITBOARD_RAY_ADDRESS"] == "ray-head:6379"
+    assert app["environment"]["FITBOARD_TOKEN"] == "change-me-to-a-long-random-token"
+    for node in (head, worker, app):
+        assert node["profiles"] == ["ray"]
+        assert node["image"] == "fitboard:ray" and node["build"]["args"]["EXTRAS"] == "postgres,ray"
+        assert node["environment"]["RAY_AUTH_TOKEN"] == "change-me-to-a-long-random-ray-token"
+        assert any(v.startswith("run-storage:/storage") for v in node["volumes"])  # one mount
+    assert head.get("shm_size") and worker.get("shm_size")  # the object store is in /dev/shm
 
 
 def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path):

@@ -42,7 +42,8 @@ _WITH_BODY = error_responses(413)
 def create_run(body: RunCreate, manager: ManagerDep, response: Response) -> RunOut:
     """Queue a run of `recipe`; it starts when a worker is free."""
     callbacks = [(cb.name, cb.params) for cb in body.callbacks]
-    row = manager.create(body.recipe, body.params, callbacks, body.name)
+    resources = body.resources.model_dump() if body.resources else None
+    row = manager.create(body.recipe, body.params, callbacks, body.name, resources)
     response.headers["Location"] = f"/api/runs/{row.id}"
     return RunOut.model_validate(row)
 

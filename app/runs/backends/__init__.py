@@ -1,6 +1,7 @@
 """Where a run executes: the `RunBackend` seam and its implementations.
 
-`make_backend(settings)` picks one by `FITBOARD_BACKEND`; `threads` is the default.
+`make_backend(settings)` picks one by `FITBOARD_BACKEND`; `threads` is the default, `ray`
+(one actor per run) is imported only when selected.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .base import (
     Evaluate,
     Launch,
     Pause,
+    Placement,
+    Resources,
     Resume,
     RunBackend,
     RunOutcome,
@@ -35,6 +38,8 @@ __all__ = [
     "Evaluate",
     "Launch",
     "Pause",
+    "Placement",
+    "Resources",
     "Resume",
     "RunBackend",
     "RunOutcome",
@@ -53,5 +58,13 @@ def make_backend(
     if settings.backend == "threads":
         return ThreadBackend(
             recipes, callbacks, workers=settings.workers, torch_threads=settings.torch_threads
+        )
+    if settings.backend == "ray":
+        from .ray_backend import RayBackend  # needs the `ray` extra
+
+        return RayBackend(
+            address=settings.ray_address,
+            recipe_modules=settings.recipe_modules,
+            torch_threads=settings.torch_threads,
         )
     raise ValueError(f"FITBOARD_BACKEND: unknown backend {settings.backend!r}")

@@ -16,7 +16,9 @@ time a Ray actor or a remote process. The two talk through three small things:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import socket
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +34,8 @@ __all__ = [
     "Evaluate",
     "Launch",
     "Pause",
+    "Placement",
+    "Resources",
     "Resume",
     "RunBackend",
     "RunOutcome",
@@ -48,6 +52,46 @@ class AttachedCallback:
     id: str
     name: str
     params: CallbackParams
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one run asks of the machine that executes it. Ray places the run's actor only
+    where they are free (fractions allowed); the thread backend checks them against this
+    machine and otherwise leaves placement to its worker pool."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def fits(self, capacity: Resources) -> dict[str, str]:
+        """Why this request cannot fit on any one node of `capacity`, per field (empty: fits)."""
+        problems = {}
+        for field, have in (("cpus", capacity.cpus), ("gpus", capacity.gpus)):
+            want = getattr(self, field)
+            if want > have:
+                problems[field] = f"{want:g} asked, but the largest node has {have:g}"
+        return problems
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run executes once its backend placed it: shown on the run and its page."""
+
+    backend: str
+    host: str
+    pid: int
+    node: str | None = None  # the cluster's id for the node (Ray's node id)
+
+    @classmethod
+    def here(cls, backend: str) -> Placement:
+        """This process on this machine."""
+        return cls(backend=backend, host=socket.gethostname(), pid=os.getpid())
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -130,9 +174,10 @@ class RunOutcome:
 class RunReporter(Protocol):
     """What a backend tells the manager (implemented by `RunManager`). Any thread."""
 
-    def begin(self, run_id: str) -> Launch | None:
-        """The backend can execute `run_id` now: the manager marks it running and returns its
-        Launch, or None if the run must not execute (cancelled, or the manager is closing)."""
+    def begin(self, run_id: str, placement: Placement) -> Launch | None:
+        """The backend can execute `run_id` now, where `placement` says: the manager marks it
+        running and returns its Launch, or None if the run must not execute (cancelled, or
+        the manager is closing)."""
         ...
 
     def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -158,8 +203,9 @@ class RunBackend(Protocol):
         """Get ready to execute runs, reporting to `reporter`."""
         ...
 
-    def submit(self, run_id: str) -> None:
-        """Queue a run; call `reporter.begin(run_id)` once it can execute. Never blocks."""
+    def submit(self, run_id: str, resources: Resources) -> None:
+        """Queue a run; call `reporter.begin(run_id, placement)` once it can execute with
+        `resources`. Never blocks."""
         ...
 
     def control(self, run_id: str, command: Command) -> bool:
@@ -170,6 +216,10 @@ class RunBackend(Protocol):
     def shutdown(self, timeout: float) -> None:
         """Stop executing runs at their next batch (source `shutdown`) and wait for their
         `end`, at most `timeout` seconds; start nothing more."""
+        ...
+
+    def capacity(self) -> Resources:
+        """The most one run may ask for: the largest node's CPUs and GPUs. Any thread."""
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 import torch
 
 from app.catalog import CallbackCatalog, RecipeRegistry
+from app.config import usable_cores
 from app.live.messages import StopSource
-from app.runs.backends.base import Command, RunOutcome, RunReporter, Stop
+from app.runs.backends.base import Command, Placement, Resources, RunOutcome, RunReporter, Stop
 from app.runs.backends.execution import RunExecution
 
 __all__ = ["ThreadBackend"]
@@ -50,8 +51,8 @@ class ThreadBackend:
             worker.start()
             self._threads.append(worker)
 
-    def submit(self, run_id: str) -> None:
-        self._queue.put(run_id)
+    def submit(self, run_id: str, resources: Resources) -> None:
+        self._queue.put(run_id)  # the pool's size, not `resources`, bounds runs at once
 
     def control(self, run_id: str, command: Command) -> bool:
         execution = self._executions.get(run_id)  # a dict read is atomic: no lock to look
@@ -68,6 +69,9 @@ class ThreadBackend:
             self._queue.put(None)
         for worker in self._threads:
             worker.join(timeout)
+
+    def capacity(self) -> Resources:
+        return Resources(cpus=usable_cores(), gpus=torch.cuda.device_count())
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "workers": len(self._threads)}
@@ -92,7 +96,7 @@ class ThreadBackend:
         )
         self._executions[run_id] = execution
         try:
-            launch = reporter.begin(run_id)
+            launch = reporter.begin(run_id, Placement.here(self.name))
             if launch is None:
                 return
             outcome: RunOutcome = execution.execute(launch)

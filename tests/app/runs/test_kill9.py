@@ -10,66 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
-from tests.fixtures.processes import ROOT, fitboard_env
+from tests.fixtures.processes import ServerProcess
 
 # Milliseconds after an epoch message to kill at: the save, the fan-out and the checkpoint
 # of one epoch end all happen in this window.
 KILL_AFTER_MS = [0, 1, 3, 7, 15, 40]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerProcess:
-    """`fitboard serve` in a child process on a free loopback port."""
-
-    def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.port = _free_port()
-        env = fitboard_env(database_url)
-        args = ["serve", "--port", str(self.port), "--workers", "1", "--data-dir", str(data_dir)]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args, "--log-level", "warning"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get("/api/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("fitboard serve did not start")
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.client.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.client.close()
 
 
 async def _watch_then_kill(server: ServerProcess, run_id: str, delay_ms: int) -> list[dict]:

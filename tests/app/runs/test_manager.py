@@ -23,10 +23,14 @@ from app.runs.backends import (
     CommandRefused,
     Detach,
     Launch,
+    Placement,
+    Resources,
     RunOutcome,
     RunReporter,
     Stop,
 )
+
+HERE = Placement(backend="recording", host="test-host", pid=1234)
 
 
 class RecordingBackend:
@@ -45,8 +49,9 @@ class RecordingBackend:
     def start(self, reporter: RunReporter) -> None:
         self.reporter = reporter
 
-    def submit(self, run_id: str) -> None:
+    def submit(self, run_id: str, resources: Resources) -> None:
         self.submitted.append(run_id)
+        self.resources = resources
 
     def control(self, run_id: str, command: Command) -> bool:
         self.commands.append((run_id, command))
@@ -56,6 +61,9 @@ class RecordingBackend:
 
     def shutdown(self, timeout: float) -> None:
         self.shut_down = True
+
+    def capacity(self) -> Resources:
+        return Resources(cpus=4, gpus=1)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "workers": 1}
@@ -112,7 +120,7 @@ def parts(tmp_path) -> Iterator[tuple[RunManager, RecordingBackend, RecordingHub
 
 def _started(manager: RunManager, backend: RecordingBackend, **params: Any) -> tuple[str, Launch]:
     row = manager.create("mlp", params, [])
-    launch = manager.begin(row.id)
+    launch = manager.begin(row.id, HERE)
     assert launch is not None
     backend.executing.add(row.id)
     return row.id, launch
@@ -145,7 +153,7 @@ def test_an_invalid_request_changes_nothing(parts) -> None:
 def test_begin_marks_the_run_running_and_hands_over_typed_parameters(parts) -> None:
     manager, _backend, _hub, _ = parts
     row = manager.create("mlp", {"epochs": 4}, [("early_stopping", {"patience": 1})])
-    launch = manager.begin(row.id)
+    launch = manager.begin(row.id, HERE)
     assert launch is not None and launch.run_id == row.id
     assert launch.params.epochs == 4 and type(launch.params).__name__ == "MLPParams"
     (callback,) = launch.callbacks
@@ -155,6 +163,33 @@ def test_begin_marks_the_run_running_and_hands_over_typed_parameters(parts) -> N
     assert manager.load() == {"backend": "recording", "workers": 1, "running": 1, "queued": 0}
 
 
+def test_a_run_asks_its_resources_and_records_where_it_was_placed(parts) -> None:
+    manager, backend, _hub, _ = parts
+    row = manager.create("mlp", {}, [], resources={"gpus": 1, "cpus": None})
+    assert backend.resources == Resources(cpus=1.0, gpus=1.0)  # cpus: the settings' default
+    assert manager.get(row.id).resources == {"cpus": 1.0, "gpus": 1.0}
+    assert manager.get(row.id).placement is None  # queued: not placed yet
+    manager.begin(row.id, HERE)
+    assert manager.get(row.id).placement == {
+        "backend": "recording",
+        "host": "test-host",
+        "pid": 1234,
+        "node": None,
+    }
+
+
+def test_resources_larger_than_any_node_are_refused_by_field(parts) -> None:
+    manager, backend, hub, store = parts
+    with pytest.raises(InvalidRequest) as excinfo:
+        manager.create("mlp", {}, [], resources={"cpus": 8, "gpus": 2})
+    errors = {tuple(e["loc"]): e["msg"] for e in excinfo.value.errors}
+    assert errors == {
+        ("resources", "cpus"): "8 asked, but the largest node has 4",
+        ("resources", "gpus"): "2 asked, but the largest node has 1",
+    }
+    assert backend.submitted == [] and hub.messages == [] and store.list_runs()[1] == 0
+
+
 def test_stopping_a_queued_run_cancels_it_and_begin_then_refuses(parts) -> None:
     manager, backend, hub, _ = parts
     row = manager.create("mlp", {}, [])
@@ -162,7 +197,7 @@ def test_stopping_a_queued_run_cancels_it_and_begin_then_refuses(parts) -> None:
     assert stopped.status == "stopped"
     assert stopped.stop_reason["source"] == StopSource.USER.value
     assert backend.commands == [(row.id, Stop(StopSource.USER, "stopped by user"))]
-    assert manager.begin(row.id) is None  # the worker that picks it up executes nothing
+    assert manager.begin(row.id, HERE) is None  # the worker that picks it up executes nothing
     assert [m["status"] for m in hub.of(row.id, "status")] == ["queued", "stopped"]
 
 
@@ -226,7 +261,7 @@ def test_attach_to_a_queued_run_is_stored_and_joins_its_launch(parts) -> None:
     row = manager.create("mlp", {}, [])
     attached = manager.attach(row.id, "time_limit", {"seconds": 5})
     assert backend.commands == []  # nothing executes yet
-    launch = manager.begin(row.id)
+    launch = manager.begin(row.id, HERE)
     assert launch is not None and [cb.id for cb in launch.callbacks] == [attached.id]
 
 
@@ -264,7 +299,7 @@ def test_shutdown_interrupts_queued_runs_and_stops_the_backend(parts) -> None:
     manager.shutdown()
     assert backend.shut_down
     assert manager.get(row.id).status == "interrupted"
-    assert manager.begin(row.id) is None
+    assert manager.begin(row.id, HERE) is None
     assert hub.of(row.id, "status")[-1]["stop_reason"]["source"] == "shutdown"
 
 
