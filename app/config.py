@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="Directory of the runs' directories and checkpoints; unset means "
         "`<data_dir>`. On a Ray cluster every node must reach it at this path (a shared mount).",
     )
+    pause_timeout_s: float = Field(
+        default=86_400,
+        gt=0,
+        le=30 * 86_400,
+        description="Seconds a paused run may hold its worker; then it stops and becomes "
+        "interrupted (resumable from its newest checkpoint). Default: 24 hours.",
+    )
     token: SecretStr | None = Field(
         default=None,
         description="Bearer token every API call and WebSocket must carry; unset means no "

@@ -219,7 +219,14 @@ class Runner:
             pass
         except CancelTrainException:
             self("after_cancel_train")
-            self._note_stop("callback", "a callback raised CancelTrainException")
+            with self._lock:  # a stop asked for before the cancel gave the first reason
+                asked = self._stop_request
+            source, message, details = asked or (
+                "callback",
+                "a callback raised CancelTrainException",
+                {},
+            )
+            self._note_stop(source, message, details)
         finally:
             self._end_fit()
 

@@ -62,7 +62,8 @@ class ResourcesIn(BaseModel):
     defaults (`FITBOARD_RUN_CPUS`, `FITBOARD_RUN_GPUS`). On Ray the run waits `queued` until
     a node has them free; a request larger than any node is a 422."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: a JSON `false` is not 0 CPUs (lax mode would take it).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     cpus: float | None = Field(None, ge=0, le=1024)
     gpus: float | None = Field(None, ge=0, le=64)
@@ -92,6 +93,37 @@ class RunCreate(BaseModel):
         None, min_length=1, max_length=200
     )
     resources: ResourcesIn | None = None
+
+
+class LRFindCreate(BaseModel):
+    """A request to find a learning rate for a recipe: a short run of its own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"recipe": "mlp", "params": {"bs": 64}}]},
+    )
+
+    recipe: EntryName
+    params: JSONObject = Field(
+        default_factory=dict, description="The recipe's parameters; `epochs` is the sweep's."
+    )
+    finder: JSONObject = Field(
+        default_factory=dict,
+        description="The sweep: `max_iter` (100), `min_lr` (1e-7), `max_lr` (10).",
+    )
+    resources: ResourcesIn | None = None
+
+
+class LRFindResult(BaseModel):
+    """An LR finder's sweep, one point per training batch, and the lr it suggests."""
+
+    lr: list[float | None]
+    loss: list[float | None]
+    suggestion: dict[str, Any] = Field(
+        description="`lr` to use, `rule` that chose it (`steepest`: where the smoothed loss "
+        "falls fastest, before its minimum; `minimum/10` when it never descends), and both "
+        "rules' values: `steepest`, `minimum`."
+    )
 
 
 class CallbackOut(BaseModel):

@@ -14,10 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.live.messages import lr_find_message
 from trainer import Callback
 from trainer.callbacks import (
     EarlyStopping,
     GradientClip,
+    LR_Find,
     ParamScheduler,
     SaveModel,
     StopAfterIters,
@@ -25,6 +27,7 @@ from trainer.callbacks import (
     TimeLimit,
     cosine_sched,
     one_cycle_sched,
+    suggest_lr,
 )
 
 from .registry import Registry
@@ -60,9 +63,11 @@ class CallbackParams(BaseModel):
 
 @dataclass(frozen=True)
 class CallbackContext:
-    """What a callback may know about the run it joins: its own directory for files."""
+    """What a callback may know about the run it joins: its own directory for files, and
+    the run's `publish` for a callback that reports a result of its own (the LR finder)."""
 
     run_dir: Path
+    publish: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,62 @@ class CheckpointParams(MonitorParams):
 @callback("checkpoint", "Save a resumable checkpoint in the run's directory.", CheckpointParams)
 def _checkpoint(params: CheckpointParams, ctx: CallbackContext) -> Callback:
     return SaveModel(ctx.run_dir, every=params.every, monitor=params.monitor, mode=params.mode)
+
+
+class LRFindParams(CallbackParams):
+    max_iter: int = Field(default=100, ge=5, le=1000, description="Training batches to sweep.")
+    min_lr: float = Field(default=1e-7, gt=0, le=1, description="Learning rate of the first batch.")
+    max_lr: float = Field(
+        default=10.0, gt=0, le=100, description="Learning rate of the last batch."
+    )
+
+    @field_validator("max_lr")
+    @classmethod
+    def _above_min(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("min_lr")
+        if low is not None and value <= low:
+            raise ValueError(f"must be greater than min_lr ({low:g})")
+        return value
+
+
+class _ReportingLRFind(LR_Find):
+    """The course's LR_Find that also keeps its (lr, loss) points and, once the sweep ends,
+    publishes them with the suggested lr in one `lr_find` message."""
+
+    def __init__(self, params: LRFindParams, publish: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__(params.max_iter, params.min_lr, params.max_lr)
+        self.report = publish
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+
+    def after_step(self) -> None:
+        lr, loss = float(self.opt.param_groups[0]["lr"]), float(self.loss.detach())
+        self.lrs.append(lr)
+        self.losses.append(loss)
+        # Say why the sweep ends, before LR_Find ends it with CancelTrainException.
+        if self.n_iter >= self.max_iter:
+            self.run.request_stop(f"swept {len(self.lrs)} batches", source=self.name)
+        elif loss > self.best_loss * 10:
+            self.run.request_stop(f"the loss diverged at lr {lr:.3g}", source=self.name)
+        super().after_step()
+
+    def after_fit(self) -> None:
+        if not self.lrs:
+            return
+        suggestion = suggest_lr(self.lrs, self.losses)
+        self.report(lr_find_message(self.lrs, self.losses, suggestion))
+
+
+@callback(
+    "lr_find",
+    "Sweep the learning rate exponentially, one value per batch, and suggest one "
+    "(the course's LR_Find; the fit ends when the sweep does).",
+    LRFindParams,
+)
+def _lr_find(params: LRFindParams, ctx: CallbackContext) -> Callback:
+    if ctx.publish is None:
+        raise ValueError("lr_find reports its curve as a message: it needs the run's publish")
+    return _ReportingLRFind(params, ctx.publish)
 
 
 class LRScheduleParams(CallbackParams):

@@ -206,6 +206,17 @@ class Store:
         with self._session() as session:
             return session.scalar(query) or 0
 
+    def last_event(self, run_id: str, type: str) -> dict[str, Any] | None:
+        """The run's newest message of this `type`, or None."""
+        query = (
+            select(EventRow.data)
+            .where(EventRow.run_id == run_id, EventRow.type == type)
+            .order_by(EventRow.seq.desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            return session.scalar(query)
+
     def metric_events(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The run's epoch messages and batch messages, each in seq order."""
         query = (

@@ -8,7 +8,7 @@ REST API and the database), JSON having no words for them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -34,12 +34,15 @@ class StopSource(str, Enum):
     """Who asked a run to stop, as `stop_reason.source` says: a person (`user`), the server
     shutting down (`shutdown`), or nobody: the process executing the run died and a
     checkpoint is left to resume from (`lost`; the run is then `interrupted`, as on a
-    shutdown). Any other source is the name of the callback that stopped it
-    (`early_stopping`, `time_limit`...): the run then ended `early_stopped`."""
+    shutdown), or a run paused longer than `FITBOARD_PAUSE_TIMEOUT_S` (`pause_timeout`:
+    `interrupted`, so that its worker is free and it can resume from its checkpoint). Any
+    other source is the name of the callback that stopped it (`early_stopping`,
+    `time_limit`...): the run then ended `early_stopped`."""
 
     USER = "user"
     SHUTDOWN = "shutdown"
     LOST = "lost"
+    PAUSE_TIMEOUT = "pause_timeout"
 
     @classmethod
     def is_request(cls, source: str) -> bool:
@@ -181,3 +184,20 @@ def summary(message: Message) -> Message:
     if "batches" not in message:
         return message
     return {key: value for key, value in message.items() if key != "batches"}
+
+
+def lr_find_message(lrs: Sequence[float], losses: Sequence[float], suggestion: Any) -> Message:
+    """`lr_find` {lr, loss, suggestion}: an LR finder's sweep, one point per training batch
+    (a diverged loss is null), and the lr it suggests with the rule that chose it
+    (`suggestion`: {lr, rule, steepest, minimum}, from `trainer.suggest_lr`)."""
+    return {
+        "type": "lr_find",
+        "lr": [finite(lr) for lr in lrs],
+        "loss": [finite(loss) for loss in losses],
+        "suggestion": {
+            "lr": finite(suggestion.lr),
+            "rule": suggestion.rule,
+            "steepest": finite(suggestion.steepest),
+            "minimum": finite(suggestion.minimum),
+        },
+    }

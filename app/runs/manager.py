@@ -9,6 +9,7 @@ hands it run ids and commands, and hears back through the `RunReporter` methods 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.catalog import CallbackCatalog, RecipeRegistry
+from app.catalog.recipes import MAX_EPOCHS
 from app.config import Settings
 from app.db import RunStatus, Store
 from app.db.models import CallbackRow, RunRow
@@ -83,6 +85,7 @@ class RunManager:
         self._queued: set[str] = set()  # submitted to the backend, not begun
         self._running: set[str] = set()  # begun, not ended
         self._resume_from: dict[str, Path] = {}
+        self._pause_timers: dict[str, threading.Timer] = {}
         self._closing = False
         self.owner = this_process()  # recorded on every run this manager creates or resumes
 
@@ -142,6 +145,41 @@ class RunManager:
             self.hub.open_run(run_id)
             self._enqueue(row)
         return row
+
+    def find_lr(
+        self,
+        recipe: str,
+        params: dict[str, Any],
+        finder: dict[str, Any],
+        resources: dict[str, float | None] | None = None,
+    ) -> RunRow:
+        """Queue an LR finder: a run of `recipe` whose fit is the `lr_find` sweep (`finder`
+        are its parameters); its `lr_find` message carries the curve and the suggestion."""
+        # The recipe and its parameters first (their errors name `recipe`, `params.<x>`).
+        request = self.requests.run(recipe, {**params, "epochs": MAX_EPOCHS}, (), None, resources)
+        try:
+            sweep = self.requests.callback(recipe, "lr_find", finder)
+        except InvalidRequest as exc:  # the finder's own fields: `finder.max_lr`
+            located = [{**e, "loc": ["finder", *e["loc"][1:]]} for e in exc.errors]
+            raise InvalidRequest(located) from None
+        # The sweep ends the fit after `max_iter` batches: enough epochs for that many, as
+        # every epoch has at least one batch.
+        epochs = min(sweep.params.max_iter, MAX_EPOCHS)  # type: ignore[attr-defined]
+        params_ = request.params.model_copy(update={"epochs": epochs})
+        request = dataclasses.replace(request, params=params_)
+        name = f"lr-find {recipe}"
+        return self.create_checked(dataclasses.replace(request, callbacks=(sweep,), name=name))
+
+    def lr_find_result(self, run_id: str) -> dict[str, Any]:
+        """The `lr_find` message of a finished LR finder run (RunNotFound if it has none,
+        RunStateConflict while it still sweeps)."""
+        row = self.get(run_id)
+        result = self.store.last_event(run_id, "lr_find")
+        if result is not None:
+            return result
+        if not RunStatus(row.status).finished:
+            raise RunStateConflict(run_id, row.status, "read its LR finder result", " yet")
+        raise RunNotFound(f"run {run_id} has no LR finder result")
 
     def get(self, run_id: str) -> RunRow:
         """The run, or RunNotFound."""
@@ -247,6 +285,10 @@ class RunManager:
                 hint = f": it has {MAX_CALLBACKS_PER_RUN} callbacks, the most a run may hold"
                 raise RunStateConflict(run_id, row.status, "attach another callback", hint)
             attached = AttachedCallback(_new_id(8), request.name, request.params)
+            if run_id in self._running and name == "lr_find":
+                # It sets the lr of every batch from the fit's first: it cannot join midway.
+                message = "lr_find sweeps a whole fit: start one with POST /api/lr-find"
+                raise InvalidRequest.at(("name",), message)
             if run_id in self._running:
                 try:
                     self.backend.control(run_id, Attach(attached))
@@ -313,6 +355,28 @@ class RunManager:
             if self.store.transition(run_id, from_=[source], to=target, held_by=self.owner):
                 at = {"epoch": epoch, "iter": iter}
                 self.hub.publish(run_id, status_message(target.value, at=at))
+            self._time_pause(run_id, paused)
+
+    def _time_pause(self, run_id: str, paused: bool) -> None:
+        """A paused run holds a worker: after `pause_timeout_s` it is stopped (then
+        `interrupted`, resumable from its checkpoint). Under the lock."""
+        timer = self._pause_timers.pop(run_id, None)
+        if timer is not None:
+            timer.cancel()
+        if paused:
+            timer = threading.Timer(self.settings.pause_timeout_s, self._pause_expired, [run_id])
+            timer.daemon = True
+            self._pause_timers[run_id] = timer
+            timer.start()
+
+    def _pause_expired(self, run_id: str) -> None:
+        seconds = self.settings.pause_timeout_s
+        message = f"paused longer than FITBOARD_PAUSE_TIMEOUT_S ({seconds:g} s)"
+        with self._lock:
+            self._pause_timers.pop(run_id, None)
+            row = self.store.get_run(run_id)
+            if row is not None and row.status == RunStatus.PAUSED.value:
+                self.backend.control(run_id, Stop(StopSource.PAUSE_TIMEOUT, message))
 
     def end(self, run_id: str, outcome: RunOutcome) -> None:
         """Record how a run this manager began has ended, and say so in a status message."""
@@ -324,6 +388,7 @@ class RunManager:
         last = {"latest": summary(epoch)} if epoch is not None else {}
         with self._lock:
             self._running.discard(run_id)
+            self._time_pause(run_id, paused=False)
             if self.store.transition(
                 run_id,
                 from_=[RunStatus.RUNNING, RunStatus.PAUSED],
@@ -411,7 +476,7 @@ def _final_status(outcome: RunOutcome) -> RunStatus:
     source = outcome.stop_reason["source"]
     if source == StopSource.USER.value:
         return RunStatus.STOPPED
-    if source in (StopSource.SHUTDOWN.value, StopSource.LOST.value):
+    if source in (StopSource.SHUTDOWN, StopSource.LOST, StopSource.PAUSE_TIMEOUT):
         return RunStatus.INTERRUPTED
     return RunStatus.EARLY_STOPPED
 

@@ -51,7 +51,12 @@ export function whereLabel(info) {
  * Stop, or the server stopped. Any other source is the name of the callback that stopped the
  * run (early_stopping, time_limit...).
  */
-export const StopSource = Object.freeze({ USER: "user", SHUTDOWN: "shutdown", LOST: "lost" });
+export const StopSource = Object.freeze({
+  USER: "user",
+  SHUTDOWN: "shutdown",
+  LOST: "lost",
+  PAUSE_TIMEOUT: "pause_timeout",
+});
 
 /** Whether a person asked for this stop (so the page need not say who stopped the run). */
 export function stoppedByUser(reason) {

@@ -4,6 +4,7 @@ import { initConnectionBanner } from "./connection.js";
 import { badge, el, formatNumber, formatTime, replaceChildren, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { LaunchForm } from "./launch_form.js";
+import { LRFinder } from "./lr_finder.js";
 import { epochLabel, metricOf } from "./messages.js";
 import { runPageUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
@@ -161,6 +162,7 @@ async function main() {
   connectLive();
   const formNode = document.getElementById("launch-form");
   const form = new LaunchForm(formNode);
+  new LRFinder(formNode, form).attach();
   const formLoaded = form.load().catch((err) => {
     const box = formNode.querySelector("[data-form-error]");
     box.textContent = `Could not load the recipes: ${err.message}`;

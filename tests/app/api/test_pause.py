@@ -13,7 +13,13 @@ import pytest
 import torch
 import websockets
 
-from tests.fixtures.server import LiveServer, finished, receive_until, wait_for_status
+from tests.fixtures.server import (
+    LiveServer,
+    finished,
+    receive_until,
+    wait_for_epoch,
+    wait_for_status,
+)
 from trainer import load_checkpoint
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,3 +96,32 @@ def test_pausing_or_resuming_in_the_wrong_state_is_a_409_naming_it(server: LiveS
         assert response.json()["status"] == "completed" and "completed" in response.json()["detail"]
     assert client.post("/api/runs/nope/pause").status_code == 404
     assert client.get(f"/api/runs/{run['id']}").json()["status"] == "completed"
+
+
+def test_a_run_paused_too_long_frees_its_worker_and_can_resume_from_its_checkpoint(
+    server_factory: Any,
+) -> None:
+    server = server_factory(pause_timeout_s=1.0)
+    client = server.client()
+    body = {**BODY, "params": {"epochs": 30, "bs": 8, "seed": 3}}
+    run = client.post("/api/runs", json=body).json()
+    wait_for_epoch(client, run["id"], 1)  # a checkpoint exists
+    client.post(f"/api/runs/{run['id']}/pause").raise_for_status()
+    wait_for_status(client, run["id"], "paused")
+    timed_out = wait_for_status(client, run["id"], "interrupted", timeout=10)
+    reason = timed_out["stop_reason"]
+    assert reason["source"] == "pause_timeout" and "FITBOARD_PAUSE_TIMEOUT_S" in reason["message"]
+    assert client.get("/api/health").json()["running"] == 0  # the worker is free
+    client.post(f"/api/runs/{run['id']}/resume").raise_for_status()
+    wait_for_status(client, run["id"], "running")
+
+
+def test_resuming_in_time_cancels_the_pause_timeout(server_factory: Any) -> None:
+    server = server_factory(pause_timeout_s=1.0)
+    client = server.client()
+    run = client.post("/api/runs", json={**BODY, "params": {"epochs": 6, "bs": 8}}).json()
+    wait_for_status(client, run["id"], "running")
+    client.post(f"/api/runs/{run['id']}/pause").raise_for_status()
+    wait_for_status(client, run["id"], "paused")
+    client.post(f"/api/runs/{run['id']}/resume").raise_for_status()
+    assert wait_for_status(client, run["id"], "completed")["stop_reason"] is None

@@ -20,12 +20,15 @@ EXPECTED = [
     "time_limit",
     "terminate_on_nan",
     "checkpoint",
+    "lr_find",
     "lr_schedule",
     "gradient_clip",
     "set_hyperparameter",
 ]
-# The smallest params each entry needs (set_hyperparameter has no default value).
-MINIMAL = {"set_hyperparameter": {"value": 0.05}}
+# The smallest params each entry needs (set_hyperparameter has no default value); lr_find
+# sweeps gently enough that a one-epoch fit ends as usual.
+MINIMAL = {"set_hyperparameter": {"value": 0.05}, "lr_find": {"max_iter": 1000, "max_lr": 1e-6}}
+PUBLISHED: list[dict] = []
 
 
 def _learner(epochs: int = 2, **params):
@@ -34,7 +37,7 @@ def _learner(epochs: int = 2, **params):
 
 
 def _fit_with(name: str, params: dict, tmp_path, *extra: Callback, epochs: int = 2) -> Runner:
-    ctx = CallbackContext(run_dir=tmp_path / "run")
+    ctx = CallbackContext(run_dir=tmp_path / "run", publish=PUBLISHED.append)
     cb = callback_catalog.build(name, callback_catalog.validate_params(name, params), ctx)
     learn, n_epochs = _learner(epochs)
     run = Runner(cbs=[AvgStatsCallback([accuracy], verbose=False), cb, *extra])
@@ -210,3 +213,19 @@ def test_set_hyperparameter_refuses_what_the_optimizer_lacks():
     learn.opt = torch.optim.Adam(learn.model.parameters())
     with pytest.raises(Exception, match="no 'momentum'"):
         Runner(cbs=[SetHyperparameter("momentum", 0.5)]).fit(1, learn)
+
+
+def test_lr_find_publishes_its_sweep_and_says_why_it_ended(tmp_path):
+    PUBLISHED.clear()
+    run = _fit_with("lr_find", {"max_iter": 8}, tmp_path, epochs=3)
+    # The course's LR_Find stops after the batch at which n_iter (from 0) reaches max_iter.
+    assert run.stop_reason.source == "lr_find" and run.stop_reason.message == "swept 9 batches"
+    (message,) = [m for m in PUBLISHED if m["type"] == "lr_find"]
+    assert len(message["lr"]) == len(message["loss"]) == 9
+    assert message["lr"] == sorted(message["lr"]) and message["suggestion"]["lr"] > 0
+
+
+def test_lr_find_needs_a_run_to_report_to(tmp_path):
+    params = callback_catalog.validate_params("lr_find", {})
+    with pytest.raises(ValueError, match="publish"):
+        callback_catalog.build("lr_find", params, CallbackContext(run_dir=tmp_path))
