@@ -16,13 +16,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD COLUMN, never a batch ALTER: on SQLite a batch copies `runs` and drops the old
+# table, and that DROP cascades to every run's callbacks and events.
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("resources", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("placement", sa.JSON(), nullable=True))
+    op.add_column("runs", sa.Column("resources", sa.JSON(), nullable=True))
+    op.add_column("runs", sa.Column("placement", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("placement")
-        batch_op.drop_column("resources")
+    op.drop_column("runs", "placement")
+    op.drop_column("runs", "resources")
