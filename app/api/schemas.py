@@ -110,6 +110,8 @@ class RunOut(BaseModel):
     stop_reason: dict[str, Any] | None
     error: str | None
     latest: dict[str, Any] | None
+    sweep_id: str | None = Field(None, description="The sweep this run is a trial of.")
+    trial_number: int | None = Field(None, description="Its Optuna trial number.")
 
 
 class RunPage(BaseModel):

@@ -31,12 +31,14 @@ Message = dict[str, Any]
 
 
 class StopSource(str, Enum):
-    """Who asked a run to stop, as `stop_reason.source` says: a person (`user`) or the server
-    shutting down (`shutdown`). Any other source is the name of the callback that stopped it
-    (`early_stopping`, `time_limit`...): the run then ended `early_stopped`."""
+    """Who asked a run to stop, as `stop_reason.source` says: a person (`user`), the server
+    shutting down (`shutdown`) or a sweep's pruner (`pruner`: the trial ends `pruned`). Any
+    other source is the name of the callback that stopped it (`early_stopping`,
+    `time_limit`...): the run then ended `early_stopped`."""
 
     USER = "user"
     SHUTDOWN = "shutdown"
+    PRUNER = "pruner"
 
     @classmethod
     def is_request(cls, source: str) -> bool:
