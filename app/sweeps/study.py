@@ -14,6 +14,7 @@ import optuna
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.samplers import BaseSampler, CmaEsSampler, GridSampler, RandomSampler, TPESampler
 from optuna.storages import RDBStorage
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.db.engine import normalized_url
@@ -30,13 +31,24 @@ RETRIED = "fitboard_retried"  # interrupted and retried: it does not count towar
 def open_storage(database_url: str) -> RDBStorage:
     """Optuna's RDB storage on fitboard's database (its tables next to fitboard's)."""
     url = normalized_url(database_url)
-    if make_url(url).get_backend_name() == "sqlite":
-        # Trials are told from the sweep thread and read from request threads; wait on
-        # SQLite's lock as fitboard's own engine does.
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    else:
-        kwargs = {"pool_pre_ping": True}
-    return RDBStorage(url, engine_kwargs=kwargs)
+    if make_url(url).get_backend_name() != "sqlite":
+        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    # Trials are told from the sweep thread and read from request threads; wait on SQLite's
+    # lock as fitboard's own engine does, and commit as it does (a few commits a trial).
+    storage = RDBStorage(
+        url, engine_kwargs={"connect_args": {"check_same_thread": False, "timeout": 30}}
+    )
+    event.listen(storage.engine, "connect", _commit_without_fsync)
+    storage.engine.dispose()  # the connection opened while setting up had no such pragma
+    return storage
+
+
+def _commit_without_fsync(dbapi_connection: Any, _record: Any) -> None:
+    # As fitboard's own connections: in WAL mode (the database is in it), NORMAL is durable
+    # across application crashes, and a commit does not wait on the disk.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def open_study(storage: RDBStorage, study_name: str, plan: SweepPlan) -> optuna.Study:
