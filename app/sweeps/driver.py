@@ -59,6 +59,7 @@ class _Search:
         self.running: dict[str, optuna.Trial] = {}  # run id -> its trial
         self.values: dict[str, float | None] = {}  # run id -> its last objective value
         self.pruning: set[str] = set()  # run ids asked to stop by the pruner
+        self.counted = _counted(study)  # trials asked that count towards n_trials
 
 
 class SweepDriver:
@@ -240,9 +241,11 @@ class SweepDriver:
             not self._closing
             and not search.stopping
             and len(search.running) < limit
-            and self._counted(search) < search.n_trials
+            and search.counted < search.n_trials
         ):
-            self._launch(search, search.study.ask(search.plan.distributions))
+            trial = search.study.ask(search.plan.distributions)
+            search.counted += 1
+            self._launch(search, trial)
         self._finish_if_done(search)
 
     def _launch(self, search: _Search, trial: optuna.Trial) -> None:
@@ -281,24 +284,18 @@ class SweepDriver:
             return
         if status == RunStatus.INTERRUPTED.value and retry:
             self._set_user_attr(search, number, RETRIED, True)
+            search.counted -= 1  # its retry counts instead
             study.enqueue_trial(params, user_attrs={RETRY_OF: number})
         study.tell(number, state=TrialState.FAIL)
 
     def _finish_if_done(self, search: _Search) -> None:
         if search.running or self._closing:
             return
-        if not search.stopping and self._counted(search) < search.n_trials:
+        if not search.stopping and search.counted < search.n_trials:
             return
         status = SweepStatus.STOPPED if search.stopping else SweepStatus.COMPLETED
         self.store.set_status(search.id, status, from_=[SweepStatus.RUNNING])
         del self._searches[search.id]
-
-    def _counted(self, search: _Search) -> int:
-        """Trials asked so far that count towards n_trials (not the retried ones)."""
-        trials = search.study.get_trials(deepcopy=False)
-        return sum(
-            1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get(RETRIED)
-        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -370,3 +367,9 @@ class SweepDriver:
 
     def _workers(self) -> int:
         return int(self.runs.load()["workers"])
+
+
+def _counted(study: optuna.Study) -> int:
+    """Trials asked so far that count towards n_trials (not the retried ones)."""
+    trials = study.get_trials(deepcopy=False)
+    return sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get(RETRIED))
