@@ -6,6 +6,7 @@ Run it with `fitboard serve`, or `uvicorn --factory app.main:create_app
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,12 +20,14 @@ from starlette.types import ASGIApp
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import add_error_handlers
 from app.api.hosts import HostCheckMiddleware, HostPolicy
-from app.api.routes import callbacks, docs, health, lr_find, recipes, runs, ws
+from app.api.routes import callbacks, docs, health, lr_find, recipes, runs, sweeps, ws
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.catalog import load_modules
 from app.config import Settings, get_settings
+from app.db.sweep_store import SweepStore
 from app.paths import STATIC_DIR
 from app.services import running_services
+from app.sweeps import SweepDriver
 
 __all__ = ["SERVER_OPTIONS", "create_app"]
 
@@ -69,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: a wrong Host is refused before the body is even counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
-    for module in (health, recipes, callbacks, runs, lr_find, ws, docs):
+    for module in (health, recipes, callbacks, runs, lr_find, sweeps, ws, docs):
         app.include_router(module.router)
     _include_pages(app)
     add_error_handlers(app)
@@ -81,7 +84,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with running_services(app.state.settings) as services:
         app.state.store, app.state.hub = services.store, services.hub
         app.state.manager = services.manager
-        yield
+        # Sweeps are the server's, not `fitboard run`'s: started after the manager recovered
+        # orphaned runs (their trials are then `interrupted`), stopped before it shuts down.
+        driver = SweepDriver(
+            app.state.settings, services.manager, services.hub, SweepStore(services.store.engine)
+        )
+        await asyncio.to_thread(driver.start)
+        app.state.sweeps = driver
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(driver.shutdown)
 
 
 def _include_pages(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import Store
 from app.live.hub import EventHub
 from app.runs import RunManager
+from app.sweeps import SweepDriver
 
 __all__ = [
     "BEARER_SUBPROTOCOL_PREFIX",
@@ -29,6 +30,7 @@ __all__ = [
     "ManagerDep",
     "SettingsDep",
     "StoreDep",
+    "SweepsDep",
     "guard",
 ]
 
@@ -53,6 +55,10 @@ async def get_hub(conn: HTTPConnection) -> EventHub:
     return conn.app.state.hub  # type: ignore[no-any-return]
 
 
+async def get_sweeps(conn: HTTPConnection) -> SweepDriver:
+    return conn.app.state.sweeps  # type: ignore[no-any-return]
+
+
 async def get_host_policy(conn: HTTPConnection) -> HostPolicy:
     return conn.app.state.host_policy  # type: ignore[no-any-return]
 
@@ -62,6 +68,7 @@ HostPolicyDep = Annotated[HostPolicy, Depends(get_host_policy)]
 ManagerDep = Annotated[RunManager, Depends(get_manager)]
 StoreDep = Annotated[Store, Depends(get_store)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
+SweepsDep = Annotated[SweepDriver, Depends(get_sweeps)]
 
 
 def _presented_token(conn: HTTPConnection) -> str | None:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
 from app.runs import InvalidRequest, RunNotFound, RunStateConflict
+from app.sweeps import SweepNotFound, SweepStateConflict
 
 __all__ = ["MAX_LISTED_ERRORS", "add_error_handlers", "echo", "validation_error_body"]
 
@@ -118,11 +119,13 @@ def add_error_handlers(app: FastAPI) -> None:
     """JSON errors with the right status."""
 
     @app.exception_handler(RunNotFound)
-    async def not_found(_: Request, exc: RunNotFound) -> JSONResponse:
+    @app.exception_handler(SweepNotFound)
+    async def not_found(_: Request, exc: LookupError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
 
     @app.exception_handler(RunStateConflict)
-    async def conflict(_: Request, exc: RunStateConflict) -> JSONResponse:
+    @app.exception_handler(SweepStateConflict)
+    async def conflict(_: Request, exc: RunStateConflict | SweepStateConflict) -> JSONResponse:
         body = {"detail": str(exc), "status": exc.status}
         return JSONResponse(body, status.HTTP_409_CONFLICT)
 

@@ -162,6 +162,8 @@ class RunOut(BaseModel):
         description="Where the run executes or last executed: `backend`, `host`, `pid`, "
         "`node` (Ray's node id); null until it begins.",
     )
+    sweep_id: str | None = Field(None, description="The sweep this run is a trial of.")
+    trial_number: int | None = Field(None, description="Its Optuna trial number.")
 
 
 class RunPage(BaseModel):

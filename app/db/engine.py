@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from app.db.migrations import upgrade
 
-__all__ = ["init_db", "make_engine"]
+__all__ = ["init_db", "make_engine", "normalized_url"]
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -22,11 +22,18 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; `postgresql://` means psycopg 3 (the driver fitboard ships with)."""
+def normalized_url(url: str) -> str:
+    """`url` as fitboard connects to it: `postgresql://` means psycopg 3 (the driver fitboard
+    ships with). Optuna's storage (sweeps) opens the same URL."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` (`normalized_url`)."""
+    parsed = make_url(normalized_url(url))
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":

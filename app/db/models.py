@@ -1,4 +1,4 @@
-"""The tables: runs, the callbacks attached to them, and every message a run published.
+"""The tables: runs, the callbacks attached to them, every message a run published, and sweeps.
 
 Portable SQL only (SQLite and PostgreSQL): JSON columns, no SQLite-only types or upserts.
 """
@@ -23,7 +23,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "CallbackRow", "EventRow", "RunRow", "RunStatus", "utcnow"]
+__all__ = [
+    "Base",
+    "CallbackRow",
+    "EventRow",
+    "RunRow",
+    "RunStatus",
+    "SweepRow",
+    "SweepStatus",
+    "utcnow",
+]
 
 
 class RunStatus(str, Enum):
@@ -35,6 +44,7 @@ class RunStatus(str, Enum):
     COMPLETED = "completed"
     STOPPED = "stopped"
     EARLY_STOPPED = "early_stopped"
+    PRUNED = "pruned"  # a sweep's trial its pruner stopped (stop_reason names it and the values)
     FAILED = "failed"
     INTERRUPTED = "interrupted"
 
@@ -97,6 +107,10 @@ class RunRow(Base):
     # once it began ({"backend", "host", "pid", "node"}); None before that.
     resources: Mapped[dict[str, Any] | None]
     placement: Mapped[dict[str, Any] | None]
+    # A sweep's trial: its sweep and its Optuna trial number (both None for other runs).
+    # No foreign key: see migration 0004 (SQLite would copy `runs` to add one).
+    sweep_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    trial_number: Mapped[int | None]
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",
@@ -130,3 +144,32 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(20))
     time: Mapped[float] = mapped_column(Float)
     data: Mapped[dict[str, Any]]
+
+
+class SweepStatus(str, Enum):
+    """A sweep's place in its life: running until it has its trials, or is stopped."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class SweepRow(Base):
+    """One Optuna search: the request it was created with and where it is. Its trials live in
+    Optuna's own tables (`study_name`), each one a run tagged with `sweep_id`."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    request: Mapped[dict[str, Any]]  # the validated SweepRequest, as JSON
+    n_trials: Mapped[int]  # grows when trials are added
+    # Asked to stop: no more trials start; the sweep is `stopped` once those running end.
+    stopping: Mapped[bool] = mapped_column(default=False)
+    study_name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(300))  # as RunRow.owner: who drives it
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -43,9 +43,12 @@ class Store:
         callbacks: Sequence[tuple[str, str, dict[str, Any]]] = (),
         owner: str | None = None,
         resources: dict[str, Any] | None = None,
+        sweep_id: str | None = None,
+        trial_number: int | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
-        `owner` (`this_process()` of the manager that will train it), asking `resources`."""
+        `owner` (`this_process()` of the manager that will train it), asking `resources`; a
+        sweep's trial also carries its sweep and trial number."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -56,6 +59,8 @@ class Store:
             created_at=now,
             owner=owner,
             resources=resources,
+            sweep_id=sweep_id,
+            trial_number=trial_number,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)

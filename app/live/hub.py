@@ -153,6 +153,7 @@ class EventHub:
         self._save_wanted = asyncio.Event()
         self._saved = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._observers: list[Callable[[Stamped], None]] = []
 
     # --- any thread -------------------------------------------------------------------------
 
@@ -176,7 +177,16 @@ class EventHub:
             self._next_seq[run_id] = seq + 1
             stamped = _encoded(Stamped(message, run_id=run_id, seq=seq, time=time.time()))
             self._loop.call_soon_threadsafe(self._accept, stamped)
+            for observe in self._observers:
+                observe(stamped)
         return stamped
+
+    def observe(self, observer: Callable[[Stamped], None]) -> None:
+        """Call `observer` with every message as it is numbered, in seq order, on the thread
+        that publishes it and under the hub's lock: it must only hand the message on (the
+        sweep driver queues it), never block or publish."""
+        with self._lock:
+            self._observers.append(observer)
 
     # --- loop thread ------------------------------------------------------------------------
 

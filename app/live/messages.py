@@ -35,7 +35,8 @@ class StopSource(str, Enum):
     shutting down (`shutdown`), or nobody: the process executing the run died and a
     checkpoint is left to resume from (`lost`; the run is then `interrupted`, as on a
     shutdown), or a run paused longer than `FITBOARD_PAUSE_TIMEOUT_S` (`pause_timeout`:
-    `interrupted`, so that its worker is free and it can resume from its checkpoint). Any
+    `interrupted`, so that its worker is free and it can resume from its checkpoint), or a
+    sweep's pruner (`pruner`: the trial ends `pruned`). Any
     other source is the name of the callback that stopped it (`early_stopping`,
     `time_limit`...): the run then ended `early_stopped`."""
 
@@ -43,6 +44,7 @@ class StopSource(str, Enum):
     SHUTDOWN = "shutdown"
     LOST = "lost"
     PAUSE_TIMEOUT = "pause_timeout"
+    PRUNER = "pruner"
 
     @classmethod
     def is_request(cls, source: str) -> bool:

@@ -129,9 +129,13 @@ class RunManager:
         """Validate a run request and queue it; InvalidRequest names each bad field."""
         return self.create_checked(self.requests.run(recipe, params, callbacks, name, resources))
 
-    def create_checked(self, request: RunRequest) -> RunRow:
-        """Queue an already validated run request."""
+    def create_checked(
+        self, request: RunRequest, *, trial: tuple[str, int] | None = None
+    ) -> RunRow:
+        """Queue an already validated run request; `trial` (sweep id, trial number) tags a
+        sweep's trial."""
         run_id = _new_id(6)
+        sweep_id, trial_number = trial or (None, None)
         with self._lock:
             row = self.store.create_run(
                 run_id=run_id,
@@ -141,6 +145,8 @@ class RunManager:
                 callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
                 owner=self.owner,
                 resources=request.resources.as_dict(),
+                sweep_id=sweep_id,
+                trial_number=trial_number,
             )
             self.hub.open_run(run_id)
             self._enqueue(row)
@@ -188,12 +194,20 @@ class RunManager:
             raise RunNotFound(f"no run with id {run_id!r}")
         return row
 
-    def stop(self, run_id: str, source: StopSource = StopSource.USER) -> RunRow:
+    def stop(
+        self,
+        run_id: str,
+        source: StopSource = StopSource.USER,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> RunRow:
         """Stop a run: one executing here at its next batch, a queued one at once (cancelled).
+        `message` and `details` (a pruner's values) go into its stop reason.
 
         RunStateConflict names the state of a run that cannot be stopped from here.
         """
-        command = Stop(source, "stopped by user" if source is StopSource.USER else "stopped")
+        default = "stopped by user" if source is StopSource.USER else "stopped"
+        command = Stop(source, message or default, details)
         with self._lock:
             if self.backend.control(run_id, command):
                 return self.get(run_id)
@@ -478,6 +492,8 @@ def _final_status(outcome: RunOutcome) -> RunStatus:
         return RunStatus.STOPPED
     if source in (StopSource.SHUTDOWN, StopSource.LOST, StopSource.PAUSE_TIMEOUT):
         return RunStatus.INTERRUPTED
+    if source == StopSource.PRUNER.value:
+        return RunStatus.PRUNED
     return RunStatus.EARLY_STOPPED
 
 

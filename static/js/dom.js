@@ -29,11 +29,14 @@ export const STATUS_LABELS = {
   completed: "completed",
   stopped: "stopped",
   early_stopped: "early stopped",
+  pruned: "pruned",
   failed: "failed",
   interrupted: "interrupted",
 };
 
-export const FINISHED = new Set(["completed", "stopped", "early_stopped", "failed", "interrupted"]);
+export const FINISHED = new Set([
+  "completed", "stopped", "early_stopped", "pruned", "failed", "interrupted",
+]);
 
 /** Set a status badge's text and colour class (the text is what a screen reader reads). */
 export function setBadge(node, status) {

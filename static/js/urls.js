@@ -19,3 +19,13 @@ export function runSocketPath(id) {
 export function runPageUrl(id) {
   return `/runs/${escaped([id])}`;
 }
+
+/** sweepUrl(id) is "/api/sweeps/<id>"; sweepUrl(id, "stop") "/api/sweeps/<id>/stop". */
+export function sweepUrl(id, ...rest) {
+  return `/api/sweeps/${escaped([id, ...rest])}`;
+}
+
+/** The sweep's page in the dashboard. */
+export function sweepPageUrl(id) {
+  return `/sweeps/${escaped([id])}`;
+}

@@ -159,7 +159,8 @@ def test_image_command_trains_a_run_on_postgres_and_keeps_it(
     engine = create_engine(postgres_database_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head()
+            version = text("SELECT version_num FROM fitboard_alembic_version")
+            assert conn.execute(version).scalar() == head()
             status = conn.execute(text("SELECT status FROM runs WHERE id = :id"), {"id": run_id})
             assert status.scalar_one() == "completed"
     finally:

@@ -9,6 +9,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import optuna
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -16,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from app.db import Store, init_db, make_engine
-from app.db.migrations import alembic_config, current, head, upgrade
+from app.db.migrations import VERSION_TABLE, alembic_config, current, head, upgrade
 from app.db.models import Base
 
 FIRST_RELEASE = "0001"  # the schema fitboard 0.1.0 shipped
@@ -34,7 +35,8 @@ def test_head_builds_exactly_the_models_schema(engine: Engine):
     init_db(engine)
     assert current(engine) == head()
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations differ (write a migration): {diff}"
 
 
@@ -43,7 +45,7 @@ def test_upgrade_twice_changes_nothing(engine: Engine):
     before = sorted(inspect(engine).get_table_names())
     upgrade(engine)
     assert sorted(inspect(engine).get_table_names()) == before
-    assert {"runs", "run_callbacks", "events", "alembic_version"} <= set(before)
+    assert {"runs", "run_callbacks", "events", "sweeps", VERSION_TABLE} <= set(before)
 
 
 def _insert_first_release_rows(engine: Engine) -> None:
@@ -105,13 +107,44 @@ def test_upgrading_from_the_first_release_keeps_every_run(engine: Engine):
     assert [m["seq"] for m in store.events_after("r1")] == [1, 2]
 
 
+def test_a_database_migrated_before_sweeps_moves_its_revision_out_of_alembic_version(
+    engine: Engine,
+):
+    """fitboard kept its revision in `alembic_version` until sweeps put Optuna's there."""
+    upgrade(engine, FIRST_RELEASE)
+    with engine.begin() as conn:  # as fitboard 0.1.0 left it
+        conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(text(f"INSERT INTO alembic_version VALUES ('{FIRST_RELEASE}')"))
+    _insert_first_release_rows(engine)
+
+    init_db(engine)
+
+    assert current(engine) == head()
+    assert "alembic_version" not in inspect(engine).get_table_names()
+    assert Store(engine).list_runs()[1] == 2
+
+
+def test_optuna_storage_and_fitboard_share_one_database(engine: Engine, database_url: str):
+    """Each keeps its own schema revision: fitboard's migrations and Optuna's compatibility
+    check both pass, whichever touched the database first."""
+    storage = optuna.storages.RDBStorage(database_url)  # Optuna first: it stamps its own
+    try:
+        init_db(engine)
+        assert current(engine) == head()
+        again = optuna.storages.RDBStorage(database_url)  # checks its schema revision
+        again.engine.dispose()
+    finally:
+        storage.engine.dispose()
+
+
 def test_downgrade_to_nothing_and_back(engine: Engine):
     upgrade(engine)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
-    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    assert set(inspect(engine).get_table_names()) <= {VERSION_TABLE}
     upgrade(engine)
     assert current(engine) == head()
 

@@ -27,6 +27,13 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "run.html", {"page": "run", "run_id": run_id})
 
 
+@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
+def sweep_page(request: Request, sweep_id: str) -> HTMLResponse:
+    """One sweep: best trial, history, intermediate values, parallel coordinates, trials."""
+    context = {"page": "sweep", "sweep_id": sweep_id}
+    return templates.TemplateResponse(request, "sweep.html", context)
+
+
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request) -> HTMLResponse:
     """Epoch curves of several runs overlaid (`?ids=a,b,c`)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
+from app.db.migrations import VERSION_TABLE
 from app.db.models import Base
 
 config = context.config
@@ -19,6 +20,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,  # SQLite alters a table by copying it; Alembic's batch mode does that
         compare_type=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
@@ -38,7 +40,12 @@ def _url() -> str:
 
 
 if context.is_offline_mode():
-    context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True)
+    context.configure(
+        url=_url(),
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        version_table=VERSION_TABLE,
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif (connection := config.attributes.get("connection")) is not None:

@@ -111,10 +111,12 @@ class Launch:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the fit at the next batch boundary; `source` is who asked."""
+    """End the fit at the next batch boundary; `source` is who asked, `details` go into the
+    stop reason (a pruner's values)."""
 
     source: StopSource
     message: str
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -187,8 +187,8 @@ class RunExecution:
 
     def _apply(self, runner: Runner, command: Command) -> None:
         match command:
-            case Stop(source=source, message=message):
-                runner.request_stop(message, source=source.value)
+            case Stop(source=source, message=message, details=details):
+                runner.request_stop(message, source=source.value, **(details or {}))
             case Attach(callback=attached):
                 try:
                     callback = self._build_callback(attached)

@@ -1,0 +1,152 @@
+"""20 sweep trials through fitboard against the same 20 trials in a bare Optuna loop.
+
+fitboard: `POST /api/sweeps` to a server in its own process (one worker, `parallel` 1), timed
+from the sweep's `created_at` to its `finished_at` (the server's clock: no polling error).
+Every trial there is a real run: queued, stored, published, its objective reported per epoch
+into Optuna's RDB storage on the server's SQLite database. Baseline: `study.optimize` in
+this process, in memory, calling the same training function (the recipe's Learner and a
+Runner with the recipe's AvgStats metrics, `trial.report` after every epoch). Both sample
+the same space with the same seeded TPE sampler and no pruner, sequentially; the runs are
+interleaved, and each figure is the median of `--repeats`.
+
+    python bench/sweeps.py --trials 20 --repeats 3 [--epochs 10 --bs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import optuna
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.catalog import recipe_registry  # noqa: E402
+from bench.service import serve  # noqa: E402
+from trainer import AvgStatsCallback, Callback, Runner, set_threads  # noqa: E402
+
+SPACE = {"lr": {"type": "float", "low": 0.01, "high": 1.0, "log": True}}
+
+
+def sweep_request(trials: int, epochs: int, bs: int) -> dict[str, Any]:
+    return {
+        "recipe": "mlp",
+        "params": {"epochs": epochs, "bs": bs},
+        "space": SPACE,
+        "objective": "valid.accuracy",
+        "direction": "max",
+        "n_trials": trials,
+        "parallel": 1,
+        "sampler": "tpe",
+        "pruner": "none",
+        "seed": 0,
+    }
+
+
+def fitboard_seconds(url: str, body: dict[str, Any]) -> float:
+    """Seconds from the sweep's creation to its end, as the server recorded them."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        sweep = client.post("/api/sweeps", json=body).raise_for_status().json()
+        while sweep["status"] == "running":
+            time.sleep(1.0)  # the server's own timestamps time it: poll rarely, cost it little
+            sweep = client.get(f"/api/sweeps/{sweep['id']}").raise_for_status().json()
+    assert sweep["status"] == "completed", sweep
+    assert sweep["counts"]["complete"] == body["n_trials"], sweep["counts"]
+    created = datetime.fromisoformat(sweep["created_at"])
+    finished = datetime.fromisoformat(sweep["finished_at"])
+    return (finished - created).total_seconds()
+
+
+class _ReportEpochs(Callback):
+    """What fitboard does per epoch, done in-process: report the objective to the trial."""
+
+    _order = 1  # after AvgStatsCallback has set epoch_stats
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+
+    def after_epoch(self) -> None:
+        self.trial.report(self.run.epoch_stats["valid"]["accuracy"], self.epoch)
+
+
+def train(params: dict[str, Any], trial: optuna.Trial) -> float:
+    """The training function both sides run: the recipe's Learner, fit with its metrics."""
+    recipe = recipe_registry.get("mlp")
+    valid = recipe_registry.validate_params("mlp", params)
+    learn = recipe_registry.build("mlp", valid)
+    runner = Runner(
+        cbs=[_ReportEpochs(trial)],
+        cb_funcs=[partial(AvgStatsCallback, list(recipe.metrics), verbose=False)],
+    )
+    runner.fit(valid.epochs, learn)
+    return float(runner.epoch_stats["valid"]["accuracy"])
+
+
+def bare_seconds(body: dict[str, Any]) -> float:
+    """The same trials in a bare Optuna loop, in memory, in this process."""
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    low, high = SPACE["lr"]["low"], SPACE["lr"]["high"]
+
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", low, high, log=True)
+        return train({**body["params"], "lr": lr}, trial)
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=body["n_trials"])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    # About a second a trial on one thread: a short recipe, yet long enough that the figure is
+    # fitboard's overhead and not the machine's timer noise.
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of each trial")
+    parser.add_argument("--bs", type=int, default=8)
+    args = parser.parse_args()
+    set_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    body = sweep_request(args.trials, args.epochs, args.bs)
+
+    bare: list[float] = []
+    fitboard: list[float] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="fitboard-bench-") as data_dir,
+        serve(workers=1, data_dir=data_dir) as url,
+    ):
+        fitboard_seconds(url, {**body, "n_trials": 1})  # warm: imports, first study
+        bare_seconds({**body, "n_trials": 1})
+        for i in range(args.repeats):
+            first, second = (bare, fitboard) if i % 2 == 0 else (fitboard, bare)
+            for times in (first, second):
+                if times is bare:
+                    times.append(bare_seconds(body))
+                else:
+                    times.append(fitboard_seconds(url, body))
+
+    bare_s, fitboard_s = statistics.median(bare), statistics.median(fitboard)
+    per_trial_ms = (fitboard_s - bare_s) / args.trials * 1000
+    print(
+        f"{args.trials} trials of mlp on digits ({args.epochs} epochs, bs {args.bs}), "
+        f"sequential, TPE seed 0, no pruner; median of {args.repeats}"
+    )
+    print(f"{'':<28}{'seconds':>10}{'per trial ms':>15}")
+    print(f"{'bare Optuna loop':<28}{bare_s:>10.2f}{bare_s / args.trials * 1000:>15.1f}")
+    print(f"{'fitboard sweep':<28}{fitboard_s:>10.2f}{fitboard_s / args.trials * 1000:>15.1f}")
+    print(f"fitboard overhead per trial: {per_trial_ms:.1f} ms")
+    print(f"ratio fitboard / bare: {fitboard_s / bare_s:.3f} (target <= 1.10)")
+    print(f"runs: bare {[round(t, 2) for t in bare]}, fitboard {[round(t, 2) for t in fitboard]}")
+
+
+if __name__ == "__main__":
+    main()
