@@ -110,6 +110,12 @@ class RunOut(BaseModel):
     stop_reason: dict[str, Any] | None
     error: str | None
     latest: dict[str, Any] | None
+    external: bool = Field(
+        False, description="Trained outside the server by a client that reports to it."
+    )
+    owner: str | None = Field(
+        None, description="`<host>:<pid>` of the process that trains the run."
+    )
 
 
 class RunPage(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -93,6 +95,10 @@ class RunRow(Base):
     # "<hostname>:<pid>" of the process whose RunManager created or resumed the run: recovery
     # at start interrupts an unfinished run only when its owner is gone (see Store).
     owner: Mapped[str | None] = mapped_column(String(300))
+    # Trained outside the server by a client that reports over /ws/report (owner: the
+    # client's "<hostname>:<pid>"); only the holder of the run's write key may report on it.
+    external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    write_key_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 hex of the key
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

@@ -42,9 +42,12 @@ class Store:
         params: dict[str, Any],
         callbacks: Sequence[tuple[str, str, dict[str, Any]]] = (),
         owner: str | None = None,
+        external: bool = False,
+        write_key_hash: str | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
-        `owner` (`this_process()` of the manager that will train it)."""
+        `owner` (`this_process()` of the manager that will train it, or for an `external` run
+        the client's process, which reports with the key `write_key_hash` digests)."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -54,6 +57,8 @@ class Store:
             status=RunStatus.QUEUED.value,
             created_at=now,
             owner=owner,
+            external=external,
+            write_key_hash=write_key_hash,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
@@ -114,10 +119,19 @@ class Store:
             return _rowcount(session.execute(statement)) == 1
 
     def unfinished_owners(self) -> list[tuple[str, str | None]]:
-        """(id, owner) of every queued or running run."""
-        query = select(RunRow.id, RunRow.owner).where(RunRow.status.in_(UNFINISHED))
+        """(id, owner) of every queued or running run trained by a fitboard process (external
+        runs are the server's heartbeat's business: `unfinished_external`)."""
+        query = select(RunRow.id, RunRow.owner).where(
+            RunRow.status.in_(UNFINISHED), RunRow.external.is_(False)
+        )
         with self._session() as session:
             return [(run_id, owner) for run_id, owner in session.execute(query).all()]
+
+    def unfinished_external(self) -> list[str]:
+        """Ids of the external runs that have not finished."""
+        query = select(RunRow.id).where(RunRow.status.in_(UNFINISHED), RunRow.external.is_(True))
+        with self._session() as session:
+            return list(session.scalars(query))
 
     def interrupt(self, run_id: str, owner: str | None) -> bool:
         """Mark an unfinished run interrupted if `owner` still holds it; True if it did.

@@ -31,6 +31,7 @@ from app.live.messages import (
 from app.runs.backends import (
     Attach,
     AttachedCallback,
+    Command,
     CommandRefused,
     Detach,
     Evaluate,
@@ -42,6 +43,7 @@ from app.runs.backends import (
     SetHyper,
     Stop,
 )
+from app.runs.backends.remote import RemoteBackend
 from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
 from app.runs.owners import interrupt_orphans, this_process
@@ -67,8 +69,11 @@ class RunManager:
         recipes: RecipeRegistry,
         callbacks: CallbackCatalog,
         backend: RunBackend,
+        *,
+        remote: RemoteBackend | None = None,
     ) -> None:
         self.settings, self.store, self.hub, self.backend = settings, store, hub, backend
+        self.remote = remote  # runs trained by their own clients, steered over their sockets
         self.recipes, self.callbacks = recipes, callbacks
         self.requests = RequestValidator(recipes, callbacks, settings.datasets_dir)
         self._lock = threading.RLock()  # orders state changes against the backend's begin/end
@@ -147,7 +152,7 @@ class RunManager:
         """
         command = Stop(source, "stopped by user" if source is StopSource.USER else "stopped")
         with self._lock:
-            if self.backend.control(run_id, command):
+            if self._control(run_id, command):
                 return self.get(run_id)
             row = self.get(run_id)
             if row.status == RunStatus.QUEUED.value and run_id in self._queued:
@@ -161,9 +166,9 @@ class RunManager:
         and its state in memory."""
         with self._lock:
             row = self.get(run_id)
-            if row.status != RunStatus.RUNNING.value or run_id not in self._running:
+            if row.status != RunStatus.RUNNING.value or not self._executes(run_id):
                 raise RunStateConflict(run_id, row.status, "pause it", _elsewhere(row))
-            self.backend.control(run_id, Pause())
+            self._control(run_id, Pause())
         return row
 
     def set_hypers(self, run_id: str, values: HyperValues | dict[str, Any]) -> RunRow:
@@ -173,7 +178,7 @@ class RunManager:
         with self._lock:
             row = self.get(run_id)
             live = row.status in (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
-            if not live or not self.backend.control(run_id, SetHyper(checked)):
+            if not live or not self._control(run_id, SetHyper(checked)):
                 raise RunStateConflict(run_id, row.status, "set hyperparameters", _elsewhere(row))
         return row
 
@@ -182,7 +187,7 @@ class RunManager:
         with self._lock:
             row = self.get(run_id)
             running = row.status == RunStatus.RUNNING.value
-            if not running or not self.backend.control(run_id, Evaluate()):
+            if not running or not self._control(run_id, Evaluate()):
                 raise RunStateConflict(run_id, row.status, "evaluate it", _elsewhere(row))
         return row
 
@@ -191,11 +196,11 @@ class RunManager:
         from its newest checkpoint."""
         with self._lock:
             row = self.get(run_id)
-            if run_id in self._running and row.status in (
+            if self._executes(run_id) and row.status in (
                 RunStatus.PAUSED.value,
                 RunStatus.RUNNING.value,  # a pause asked for, not yet honoured
             ):
-                self.backend.control(run_id, Resume())
+                self._control(run_id, Resume())
                 return row
             if row.status != RunStatus.INTERRUPTED.value:
                 hint = " (only paused or interrupted runs)"
@@ -237,9 +242,9 @@ class RunManager:
                 hint = f": it has {MAX_CALLBACKS_PER_RUN} callbacks, the most a run may hold"
                 raise RunStateConflict(run_id, row.status, "attach another callback", hint)
             attached = AttachedCallback(_new_id(8), request.name, request.params)
-            if run_id in self._running:
+            if self._executes(run_id):
                 try:
-                    self.backend.control(run_id, Attach(attached))
+                    self._control(run_id, Attach(attached))
                 except CommandRefused as exc:
                     raise InvalidRequest.at(("params",), str(exc)) from exc
             cb_row = self.store.add_callback(run_id, attached.id, name, request.params_json())
@@ -255,8 +260,8 @@ class RunManager:
                 raise RunNotFound(f"run {run_id} has no callback with id {cb_id!r}")
             if RunStatus(row.status).finished:
                 raise RunStateConflict(run_id, row.status, "detach a callback")
-            if run_id in self._running:
-                self.backend.control(run_id, Detach(cb_id))
+            if self._executes(run_id):
+                self._control(run_id, Detach(cb_id))
             self.store.remove_callback(run_id, cb_id)
             self._publish_callback(run_id, "detached", cb_row)
 
@@ -323,6 +328,16 @@ class RunManager:
             self._yield_to_other_writer(run_id, status, stop_reason, outcome.error)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _executes(self, run_id: str) -> bool:
+        """Whether a Runner executes the run now: begun here, or trained by its own client."""
+        return run_id in self._running or (self.remote is not None and self.remote.has(run_id))
+
+    def _control(self, run_id: str, command: Command) -> bool:
+        """Deliver `command` where the run executes; False if no backend has it."""
+        if self.remote is not None and self.remote.control(run_id, command):
+            return True
+        return self.backend.control(run_id, command)
 
     def _launch(self, row: RunRow) -> Launch:
         params = self.recipes.validate_params(

@@ -119,7 +119,8 @@ class RequestValidator:
         """A callback for a run of `recipe` (a `monitor` must be one of the recipe's
         statistics); `at` is where it sits in the request."""
         try:
-            monitors = self.recipes.get(recipe).monitors
+            # An external run has no recipe here: any statistic its client reports will do.
+            monitors = self.recipes.get(recipe).monitors if recipe in self.recipes else None
             valid = self.callbacks.validate_params(name, params, monitors=monitors)
         except UnknownEntryError as exc:
             raise InvalidRequest.at((*at, "name"), str(exc)) from None
