@@ -69,9 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: a wrong Host is refused before the body is even counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
-    app.include_router(report.api_router)  # before runs: /api/runs/external is not a run id
     for module in (health, recipes, callbacks, runs, ws, docs):
         app.include_router(module.router)
+    app.include_router(report.api_router)
     app.include_router(report.ws_router)
     _include_pages(app)
     add_error_handlers(app)

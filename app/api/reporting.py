@@ -141,7 +141,7 @@ MessageIn = Annotated[
 
 
 class Hello(_Strict):
-    """The first frame: the run's write key, as `POST /api/runs/external` gave it."""
+    """The first frame: the run's write key, as `POST /api/external/runs` gave it."""
 
     type: Literal["hello"]
     key: Annotated[str, Field(min_length=1, max_length=200)]

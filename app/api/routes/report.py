@@ -1,4 +1,4 @@
-"""Runs trained elsewhere: register one (`POST /api/runs/external`), then report on it over
+"""Runs trained elsewhere: register one (`POST /api/external/runs`), then report on it over
 `WS /ws/report/{run_id}`: messages up, commands down (docs/api.md, "Reporting a run trained
 elsewhere"). Both sit behind the same guard (Host, Origin, token) as the rest of the API; the
 socket also wants the run's write key, so a client reports only on the run it registered.
@@ -38,7 +38,10 @@ __all__ = ["api_router", "ws_router"]
 log = logging.getLogger(__name__)
 
 api_router = APIRouter(
-    prefix="/api/runs", tags=["runs"], dependencies=[Depends(guard)], responses=GUARDED_RESPONSES
+    prefix="/api/external",
+    tags=["runs"],
+    dependencies=[Depends(guard)],
+    responses=GUARDED_RESPONSES,
 )
 ws_router = APIRouter(prefix="/ws", dependencies=[Depends(guard)])
 
@@ -86,7 +89,7 @@ class ExternalRunCreated(BaseModel):
     )
 
 
-@api_router.post("/external", status_code=status.HTTP_201_CREATED, responses=error_responses(413))
+@api_router.post("/runs", status_code=status.HTTP_201_CREATED, responses=error_responses(413))
 def register_external_run(
     body: ExternalRunCreate,
     external: Annotated[ExternalRuns, Depends(get_external)],
