@@ -3,7 +3,7 @@ network.
 
 The training thread only calls `publish`, which numbers a message (`seq` from 1, `time`) and
 appends it to a list. A background thread does the rest over one WebSocket
-(`WS /ws/report/{run_id}`, docs/api.md): it registers the run (`POST /api/runs/external`),
+(`WS /ws/report/{run_id}`, docs/api.md): it registers the run (`POST /api/external/runs`),
 writes every message to a spool file, sends them in batches, hands the commands the
 dashboard sends down to `on_command`, and numbers what the server asks it to (`emit`).
 
@@ -273,7 +273,7 @@ class ReportClient:
         }
         if body["name"] is None:
             del body["name"]
-        reply = self._post("/api/runs/external", body)
+        reply = self._post("/api/external/runs", body)
         registration = _Registration(
             reply["run"]["id"], reply["key"], reply["report_path"], reply["heartbeat_s"]
         )
