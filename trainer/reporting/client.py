@@ -40,7 +40,7 @@ Message = dict[str, Any]
 OnCommand = Callable[[Message], None]
 
 DEFAULT_SPOOL_DIR = Path("~/.cache/fitboard/spool")
-TICK = 0.05  # seconds between sends: at most 20 frames a second, however fast batches come
+TICK = 0.02  # seconds between sends: at most 50 frames a second, however fast batches come
 MAX_FRAME_MESSAGES = 500
 MAX_IN_MEMORY = 20_000  # unacknowledged messages kept in memory; older ones are read back
 MAX_OUTBOX = 100_000  # handed over, not yet spooled: past this, batch messages are dropped
@@ -180,7 +180,7 @@ class ReportClient:
             self._outbox.append(message)
         return message
 
-    def start(self, wait: float = 2.0) -> ReportClient:
+    def start(self, wait: float = 0.0) -> ReportClient:
         """Start the sender; wait up to `wait` seconds for the server to register the run
         (training goes on without it: the run registers whenever the server is back)."""
         self._thread.start()
@@ -357,6 +357,8 @@ class ReportClient:
     def _receive(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
+            if self._closing.is_set():  # the fit is over: send the last messages at once
+                left = min(left, 0.002)
             try:
                 frame = json.loads(self._ws.recv(timeout=left))
             except TimeoutError:

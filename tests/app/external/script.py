@@ -61,7 +61,9 @@ def main() -> None:
         _order = -10
 
         def begin_epoch(self) -> None:
-            if self.run.epoch == 0:
+            if self.run.epoch == 0:  # registration runs in the background: wait for it here
+                assert dashboard.client is not None
+                dashboard.client.registered.wait(5)
                 print(f"registered {dashboard.run_id or 'unregistered'}", flush=True)
 
     run.add_cbs([Announce()])

@@ -223,11 +223,15 @@ def test_fitboard_run_with_a_server_is_live_and_stops_from_rest(
         assert [m["epoch"] for m in messages if m["type"] == "epoch"][:2] == [0, 1]
         asked = time.monotonic()
         assert client.post(f"/api/runs/{run_id}/stop").status_code == 202
-        out, _ = proc.communicate(timeout=30)
-        ended = time.monotonic() - asked
-        assert ended < 2.0, ended
-        assert proc.returncode == 130, out
-        assert "stopped from the dashboard" in out
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the loop ended, its messages are delivered, it said so
+            if "stopped from the dashboard" in line:
+                break
+        said = time.monotonic() - asked
+        # Within 2 s; the interpreter's teardown after it (torch's modules) is not the run's.
+        assert said < 2.0, said
+        proc.wait(timeout=30)
+        assert proc.returncode == 130
         run = wait_for_status(client, run_id, "stopped", timeout=10)
         assert run["stop_reason"]["source"] == "user"
         assert not (local / "fitboard.db").exists()  # the local database was not written
@@ -235,3 +239,5 @@ def test_fitboard_run_with_a_server_is_live_and_stops_from_rest(
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
