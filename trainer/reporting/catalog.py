@@ -103,7 +103,9 @@ def build_attachable(name: str, params: Mapping[str, Any]) -> Callback:
         expected = type(signature[key].default)
         numeric = expected is float and isinstance(value, int) and not isinstance(value, bool)
         if not (type(value) is expected or numeric):
-            raise CallbackRefused(f"{name}: {key} must be a {expected.__name__}, not {value!r}")
+            raise CallbackRefused(
+                f"{name}: {key} must be of type {expected.__name__}, not {value!r}"
+            )
     try:
         return builder(**params)
     except (TypeError, ValueError) as exc:

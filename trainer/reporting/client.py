@@ -136,33 +136,39 @@ class ReportClient:
         spool_dir: str | Path | None = None,
         on_command: OnCommand | None = None,
         spool: Spool | None = None,
+        reuse_registration: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.on_command = on_command or (lambda command: None)
-        header = {
+        header: dict[str, Any] = {
             "name": name,
             "params": params or {},
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
         self.spool = spool or Spool.create(Path(spool_dir or DEFAULT_SPOOL_DIR), header)
-        self.header = self.spool.read()[0] if spool is not None else header
+        # A spool given goes on from its last message (`fitboard sync`).
+        spooled: list[Message] = []
+        if spool is not None:
+            header, _, spooled = spool.read()
+        self.header = header
         self.registration: _Registration | None = None
         self.refused: str | None = None  # why the server will take no more reports
         self.connected = threading.Event()
         self.registered = threading.Event()
         self._lock = threading.Lock()
-        self._seq = 0
+        self._seq = spooled[-1]["seq"] if spooled else 0
         self._outbox: list[Message] = []
         self._sent = _Sent()
-        self._spooled = 0  # the highest seq written to the spool
+        self._spooled = self._seq  # the highest seq written to the spool
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fitboard-report", daemon=True)
         self._ws: Any = None  # the open connection, on the sender thread
         self._deadline: float | None = None  # once closing: when to give up delivering
         self._last_frame = 0.0  # monotonic time of the last frame sent
-        self.reuse_registration = True  # report on the run the spool registered, if any
+        self.reuse_registration = reuse_registration  # the run the spool registered, if any
+        self.refusal_code: int | None = None  # the close code of the server's refusal
 
     @property
     def run_id(self) -> str | None:
@@ -186,6 +192,15 @@ class ReportClient:
         self._thread.start()
         self.registered.wait(wait)
         return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the client is connected (True) or the server refused it or `timeout`
+        seconds passed (False)."""
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(TICK):
+            if self.refused is not None or time.monotonic() > deadline:
+                return False
+        return True
 
     def close(self, timeout: float = 10.0) -> bool:
         """Send what is left and stop; True if the server holds every message. Otherwise the
@@ -386,6 +401,7 @@ class ReportClient:
         code = exc.rcvd.code if isinstance(exc, ConnectionClosed) and exc.rcvd else None
         reason = exc.rcvd.reason if isinstance(exc, ConnectionClosed) and exc.rcvd else str(exc)
         if code in FINAL_CLOSE_CODES:
+            self.refusal_code = code
             if code != 1000 or not self.delivered():
                 self.refused = f"{FINAL_CLOSE_CODES[code]} ({code}): {reason}"
                 log.warning("fitboard: the server takes no more reports: %s", self.refused)
@@ -402,19 +418,11 @@ def upload_spool(
     there if that run still takes reports, else as a new run. Returns the run id; raises
     RuntimeError with the server's reason if it did not take every message."""
     for reuse in (True, False):
-        spool = Spool(Path(path))
-        messages = spool.read()[2]
-        client = ReportClient(url, token=token, spool=spool)
-        client.reuse_registration = reuse
-        client._seq = client._spooled = messages[-1]["seq"] if messages else 0
-        client.start(wait=timeout)
-        client.connected.wait(timeout)
-        stale = client.refused is not None and client.refused.startswith("closed")
-        if stale and reuse:  # that run was interrupted meanwhile: a new run holds the upload
-            client._closing.set()
-            client._thread.join(timeout)
-            continue
-        if not client.close(timeout):
+        client = ReportClient(url, token=token, spool=Spool(Path(path)), reuse_registration=reuse)
+        client.start().wait_connected(timeout)
+        if client.close(timeout):
+            return client.run_id
+        if not (reuse and client.refusal_code == 4409):
             raise RuntimeError(client.refused or f"the server at {url} did not take the spool")
-        return client.run_id
+        # The run the spool registered takes no more reports (interrupted): upload a new one.
     return None

@@ -284,3 +284,27 @@ def _script(url: str, spool: Path, database_url: str, *args: str) -> str:
     out, _ = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0, out
     return out
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_pause_and_resume_from_the_api_hold_the_scripts_loop(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    dashboard = DashboardCallback(server.url, spool_dir=tmp_path / "spool")
+    fit = _fit(dashboard, epochs=50, batch_sleep=0.02)
+    run_id = _registered(dashboard)
+    client = server.client()
+    time.sleep(0.3)
+    assert client.post(f"/api/runs/{run_id}/pause").status_code == 202
+    wait_for_status(client, run_id, "paused")
+    held_at = fit.run_.n_iter
+    time.sleep(0.5)
+    assert fit.run_.paused and fit.run_.n_iter == held_at  # it holds
+    assert client.post(f"/api/runs/{run_id}/resume").status_code == 202
+    wait_for_status(client, run_id, "running")
+    client.post(f"/api/runs/{run_id}/stop")
+    fit.join(TIMEOUT)
+    assert wait_for_status(client, run_id, "stopped")["stop_reason"]["iter"] > held_at
+    statuses = [m for m in _events(server, run_id) if m["type"] == "status"]
+    assert [m["status"] for m in statuses] == ["running", "paused", "running", "stopped"]
+    assert statuses[1]["iter"] == statuses[2]["iter"] == held_at
