@@ -16,6 +16,7 @@ gap and no duplicate. A run that never reached a server is uploaded with `upload
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -166,6 +167,7 @@ class ReportClient:
         self._thread = threading.Thread(target=self._run, name="fitboard-report", daemon=True)
         self._ws: Any = None  # the open connection, on the sender thread
         self._deadline: float | None = None  # once closing: when to give up delivering
+        self._close_timeout = 10.0
         self._last_frame = 0.0  # monotonic time of the last frame sent
         self.reuse_registration = reuse_registration  # the run the spool registered, if any
         self.refusal_code: int | None = None  # the close code of the server's refusal
@@ -202,24 +204,21 @@ class ReportClient:
                 return False
         return True
 
+    def finish(self, timeout: float = 10.0) -> None:
+        """The run is over: the sender delivers what is left (within `timeout` seconds once
+        connected) and stops, without holding up the caller. The process waits for it at
+        exit, so a script that ends right after its fit still delivers everything."""
+        self._close_timeout = timeout
+        self._closing.set()
+        if self._thread.is_alive():
+            atexit.register(self._thread.join, timeout + 1.0)
+
     def close(self, timeout: float = 10.0) -> bool:
         """Send what is left and stop; True if the server holds every message. Otherwise the
         spool keeps them (`fitboard sync` uploads it)."""
-        self._closing.set()
+        self.finish(timeout)
         self._thread.join(timeout + 1.0)
-        delivered = self.delivered()
-        if delivered:
-            self.spool.remove()
-        elif self.refused is None:
-            log.warning(
-                "fitboard: %d messages did not reach %s; kept in %s: upload them with "
-                "`fitboard sync %s`",
-                self._seq - self._sent.acked,
-                self.url,
-                self.spool.path,
-                self.spool.path,
-            )
-        return delivered
+        return self.delivered()
 
     def delivered(self) -> bool:
         """Whether the server acknowledged every message published so far."""
@@ -253,6 +252,22 @@ class ReportClient:
             finally:
                 self._ws = None
                 self.connected.clear()
+        self._wrap_up()
+
+    def _wrap_up(self) -> None:
+        """The sender's last act: drop the spool if the server holds it all, else say where
+        it is."""
+        if self.delivered():
+            self.spool.remove()
+        elif self.refused is None:
+            log.warning(
+                "fitboard: %d messages did not reach %s; kept in %s: upload them with "
+                "`fitboard sync %s`",
+                self._seq - self._sent.acked,
+                self.url,
+                self.spool.path,
+                self.spool.path,
+            )
 
     def _done(self) -> bool:
         """Spool what was published; True once closing and everything is delivered, or the
@@ -261,7 +276,8 @@ class ReportClient:
         if not self._closing.is_set():
             return False
         if self._deadline is None:  # a client that is not connected tries only briefly
-            self._deadline = time.monotonic() + (10.0 if self._ws is not None else 2.0)
+            patience = self._close_timeout if self._ws is not None else 2.0
+            self._deadline = time.monotonic() + patience
         return self.delivered() or self.refused is not None or time.monotonic() > self._deadline
 
     def _spool_outbox(self) -> None:

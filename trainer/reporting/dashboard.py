@@ -42,7 +42,7 @@ __all__ = ["DashboardCallback", "DashboardRun"]
 
 log = logging.getLogger("trainer.reporting")
 
-CLOSE_TIMEOUT = 10.0  # seconds a finished run waits for the server to hold its messages
+CLOSE_TIMEOUT = 10.0  # seconds a finished run's sender keeps trying to deliver the rest
 
 
 def _server(url: str | None, token: str | None) -> tuple[str, str | None]:
@@ -125,7 +125,11 @@ class DashboardCallback(WebSocketStatsCallback):
         error = sys.exc_info()[1]  # after_fit runs in the loop's `finally`
         self.publish(_final(self.run.stop_reason, error))
         assert self.client is not None
-        self.client.close(CLOSE_TIMEOUT)
+        self.client.finish(CLOSE_TIMEOUT)  # delivered in the background: the fit is over
+
+    def wait_delivered(self, timeout: float = CLOSE_TIMEOUT) -> bool:
+        """Wait until the last fit's messages are all on the server (True), or `timeout`."""
+        return self.client is not None and self.client.close(timeout)
 
     def _command(self, frame: dict[str, Any]) -> None:
         """A command from the dashboard (on the sender thread): the Runner applies each at
@@ -278,4 +282,8 @@ class DashboardRun:
         else:
             final = status_message("completed")
         self.client.publish(final)
-        self.client.close(CLOSE_TIMEOUT)
+        self.client.finish(CLOSE_TIMEOUT)  # delivered in the background, waited for at exit
+
+    def wait_delivered(self, timeout: float = CLOSE_TIMEOUT) -> bool:
+        """Wait until every message is on the server (True), or `timeout` seconds."""
+        return self.client.close(timeout)

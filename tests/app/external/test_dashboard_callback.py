@@ -128,6 +128,7 @@ def test_every_epoch_is_live_on_the_runs_socket(server: LiveServer, tmp_path: Pa
     assert run["name"] == "notebook" and run["params"] == {"lr": 0.5}
     assert run["latest"]["epoch"] == 3
     _assert_complete(_events(server, run_id), 4)
+    assert dashboard.wait_delivered()
     assert not list((tmp_path / "spool").iterdir())  # delivered: no spool left behind
 
 
@@ -222,7 +223,9 @@ def test_a_run_with_no_server_is_uploaded_by_fitboard_sync(
     nowhere = "http://127.0.0.1:9"  # discard: nothing listens
     spool = tmp_path / "spool"
     out = _script(nowhere, spool, database_url, "--epochs", "3")
-    result = json.loads(out.splitlines()[-1].removeprefix("result "))
+    (line,) = [line for line in out.splitlines() if line.startswith("result ")]
+    result = json.loads(line.removeprefix("result "))
+    assert "upload them with `fitboard sync" in out  # the script said where its messages are
     assert result == {"run_id": None, "stop_reason": None}  # trained, never registered
     (path,) = spool.iterdir()
 
