@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--n-train", type=int, default=20_000)
+    parser.add_argument("--n-train", type=int, default=50_000)
     parser.add_argument("--stops", type=int, default=20)
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--watch", metavar="URL", help=argparse.SUPPRESS)
