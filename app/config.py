@@ -182,6 +182,13 @@ class Settings(BaseSettings):
         description="Permit binding to a non-loopback host without a token (only behind a proxy "
         "that authenticates).",
     )
+    heartbeat_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds an external run's client may go unheard (no report, no heartbeat) "
+        "before the run becomes interrupted.",
+    )
 
     @field_validator("allowed_origins", "allowed_hosts", "recipe_modules", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import add_error_handlers
 from app.api.hosts import HostCheckMiddleware, HostPolicy
-from app.api.routes import callbacks, docs, health, lr_find, recipes, runs, sweeps, ws
+from app.api.routes import callbacks, docs, health, lr_find, recipes, report, runs, sweeps, ws
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.catalog import load_modules
 from app.config import Settings, get_settings
@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
     for module in (health, recipes, callbacks, runs, lr_find, sweeps, ws, docs):
         app.include_router(module.router)
+    app.include_router(report.api_router)
+    app.include_router(report.ws_router)
     _include_pages(app)
     add_error_handlers(app)
     return app
@@ -84,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with running_services(app.state.settings) as services:
         app.state.store, app.state.hub = services.store, services.hub
         app.state.manager = services.manager
+        app.state.external = services.external
         # Sweeps are the server's, not `fitboard run`'s: started after the manager recovered
         # orphaned runs (their trials are then `interrupted`), stopped before it shuts down.
         driver = SweepDriver(

@@ -17,6 +17,8 @@ from app.db import Store, init_db, make_engine
 from app.live.hub import EventHub
 from app.runs import RunManager
 from app.runs.backends import make_backend
+from app.runs.backends.remote import RemoteBackend
+from app.runs.external import ExternalRuns
 
 __all__ = ["SHUTDOWN_TIMEOUT", "Services", "running_services"]
 
@@ -25,11 +27,13 @@ SHUTDOWN_TIMEOUT = 10.0  # seconds to wait for running runs to reach their next 
 
 @dataclass(frozen=True)
 class Services:
-    """The started parts: the store (all SQL), the hub (messages) and the manager (runs)."""
+    """The started parts: the store (all SQL), the hub (messages), the manager (runs) and the
+    runs trained elsewhere that report here (`external`)."""
 
     store: Store
     hub: EventHub
     manager: RunManager
+    external: ExternalRuns
 
 
 @asynccontextmanager
@@ -44,11 +48,18 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     hub = EventHub(store.save_events)
     hub.start()
     backend = make_backend(settings, recipe_registry, callback_catalog)
-    manager = RunManager(settings, store, hub, recipe_registry, callback_catalog, backend)
+    remote = RemoteBackend()
+    manager = RunManager(
+        settings, store, hub, recipe_registry, callback_catalog, backend, remote=remote
+    )
+    external = ExternalRuns(store, hub, remote, settings.heartbeat_timeout_s)
     await asyncio.to_thread(manager.start)
+    await asyncio.to_thread(external.start)
+    heartbeat = asyncio.create_task(external.watch(), name="external-heartbeat")
     try:
-        yield Services(store, hub, manager)
+        yield Services(store, hub, manager, external)
     finally:
+        heartbeat.cancel()
         await asyncio.to_thread(manager.shutdown, SHUTDOWN_TIMEOUT)
         await hub.close()  # everything published is saved before the process exits
         engine.dispose()

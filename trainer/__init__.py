@@ -1,7 +1,8 @@
 """trainer: the fast.ai notebook's callback training loop, grown into a small library.
 
 `from trainer import *` gives the notebook's names (`Dataset`, `DataBunch`, `Learner`,
-`Runner`, `Callback`, `AvgStatsCallback`, `accuracy`, ...) and the callbacks users expect.
+`Runner`, `Callback`, `AvgStatsCallback`, `accuracy`, ...), the callbacks users expect, and
+`DashboardCallback` / `DashboardRun` to watch and steer a fit from a fitboard dashboard.
 """
 
 from . import (
@@ -14,6 +15,7 @@ from . import (
     events,
     learner,
     metrics,
+    reporting,
     runner,
     utils,
 )
@@ -26,6 +28,7 @@ from .device import *
 from .events import *
 from .learner import *
 from .metrics import *
+from .reporting import *
 from .runner import *
 from .utils import *
 
@@ -39,6 +42,7 @@ __all__ = [
     *events.__all__,
     *learner.__all__,
     *metrics.__all__,
+    *reporting.__all__,
     *runner.__all__,
     *utils.__all__,
 ]

@@ -164,6 +164,12 @@ class RunOut(BaseModel):
     )
     sweep_id: str | None = Field(None, description="The sweep this run is a trial of.")
     trial_number: int | None = Field(None, description="Its Optuna trial number.")
+    external: bool = Field(
+        False, description="Trained outside the server by a client that reports to it."
+    )
+    owner: str | None = Field(
+        None, description="`<host>:<pid>` of the process that trains the run."
+    )
 
 
 class RunPage(BaseModel):

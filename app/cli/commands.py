@@ -1,4 +1,5 @@
-"""The `fitboard` command: `serve` the dashboard, `run` a recipe in the terminal, `db upgrade`.
+"""The `fitboard` command: `serve` the dashboard, `run` a recipe in the terminal, `sync` a
+spool of a run that never reached a server, `db upgrade`.
 
 Settings come from `FITBOARD_*` environment variables (README: Configuration); a flag given
 on the command line overrides its variable. `fitboard run` trains through the same
@@ -10,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -84,7 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="attach a catalog callback, e.g. --callback early_stopping:patience=2 (repeatable)",
     )  # fmt: skip
     run.add_argument("--name", help="the run's name in the dashboard")
+    run.add_argument(
+        "--server", default=os.environ.get("FITBOARD_URL"), metavar="URL",
+        help="stream the run to the dashboard at URL (FITBOARD_URL) instead of writing the "
+        "database: it is live in the browser, whose Stop ends it at the next batch",
+    )  # fmt: skip
     run.set_defaults(handler=_run)
+
+    sync = commands.add_parser(
+        "sync",
+        help="upload the spool of a run that could not reach the dashboard",
+        description=inspect.cleandoc(_sync.__doc__ or ""),
+    )
+    sync.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="spool file or dir")
+    sync.add_argument(
+        "--server", default=os.environ.get("FITBOARD_URL"), metavar="URL",
+        help="the dashboard (FITBOARD_URL)",
+    )  # fmt: skip
+    sync.set_defaults(handler=_sync)
 
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
@@ -165,12 +185,32 @@ def _run(args: argparse.Namespace) -> int:
     from app.runs import InvalidRequest
 
     try:
-        status = asyncio.run(
-            train_in_terminal(settings, args.recipe, params, callbacks, args.name, sys.stdout)
-        )
+        if args.server:
+            from app.cli.remote import train_reporting
+
+            status = train_reporting(
+                settings, args.server, args.recipe, params, callbacks, args.name, sys.stdout
+            )
+        else:
+            status = asyncio.run(
+                train_in_terminal(settings, args.recipe, params, callbacks, args.name, sys.stdout)
+            )
     except InvalidRequest as exc:
         raise CommandError(explain(exc)) from None
     return EXIT_BY_STATUS.get(status, EXIT_FAILED)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    """Upload spool files (`~/.cache/fitboard/spool/*.jsonl`) of runs whose
+    `DashboardCallback` could not reach the dashboard, with their original seq and time: the
+    run's history on the server is the one the script recorded."""
+    if not args.server:
+        raise CommandError("give the dashboard's URL: --server URL or FITBOARD_URL")
+    from app.cli.remote import sync_spools
+
+    token = os.environ.get("FITBOARD_TOKEN")
+    failed = sync_spools(args.paths, args.server, token, sys.stdout)
+    return EXIT_FAILED if failed else 0
 
 
 def _upgrade(args: argparse.Namespace) -> int:

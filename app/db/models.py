@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +113,10 @@ class RunRow(Base):
     # No foreign key: see migration 0004 (SQLite would copy `runs` to add one).
     sweep_id: Mapped[str | None] = mapped_column(String(32), index=True)
     trial_number: Mapped[int | None]
+    # Trained outside the server by a client that reports over /ws/report (owner: the
+    # client's "<hostname>:<pid>"); only the holder of the run's write key may report on it.
+    external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    write_key_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 hex of the key
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

@@ -45,10 +45,13 @@ class Store:
         resources: dict[str, Any] | None = None,
         sweep_id: str | None = None,
         trial_number: int | None = None,
+        external: bool = False,
+        write_key_hash: str | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
-        `owner` (`this_process()` of the manager that will train it), asking `resources`; a
-        sweep's trial also carries its sweep and trial number."""
+        `owner` (`this_process()` of the manager that will train it, or for an `external` run
+        the client's process, which reports with the key `write_key_hash` digests), asking
+        `resources`; a sweep's trial also carries its sweep and trial number."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -61,6 +64,8 @@ class Store:
             resources=resources,
             sweep_id=sweep_id,
             trial_number=trial_number,
+            external=external,
+            write_key_hash=write_key_hash,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
@@ -121,10 +126,19 @@ class Store:
             return _rowcount(session.execute(statement)) == 1
 
     def unfinished_owners(self) -> list[tuple[str, str | None]]:
-        """(id, owner) of every queued or running run."""
-        query = select(RunRow.id, RunRow.owner).where(RunRow.status.in_(UNFINISHED))
+        """(id, owner) of every queued or running run trained by a fitboard process (external
+        runs are the server's heartbeat's business: `unfinished_external`)."""
+        query = select(RunRow.id, RunRow.owner).where(
+            RunRow.status.in_(UNFINISHED), RunRow.external.is_(False)
+        )
         with self._session() as session:
             return [(run_id, owner) for run_id, owner in session.execute(query).all()]
+
+    def unfinished_external(self) -> list[str]:
+        """Ids of the external runs that have not finished."""
+        query = select(RunRow.id).where(RunRow.status.in_(UNFINISHED), RunRow.external.is_(True))
+        with self._session() as session:
+            return list(session.scalars(query))
 
     def interrupt(self, run_id: str, owner: str | None) -> bool:
         """Mark an unfinished run interrupted if `owner` still holds it; True if it did.

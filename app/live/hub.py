@@ -9,6 +9,10 @@ a crash (kill -9 at any instant). A message the database refuses is dropped alon
 others of its batch are saved. Every client has a bounded queue: batch messages are
 coalesced for a client that falls behind, and one that cannot keep up with the other
 messages is told to resume (`SubscriberLagging`).
+
+A run trained outside the server (`app.runs.external`) is numbered by its own client: its
+messages come in already numbered (`accept_numbered`, same save-then-fan-out path), and what
+the service publishes on it meanwhile is handed to a `relay` for the client to number.
 """
 
 from __future__ import annotations
@@ -145,6 +149,8 @@ class EventHub:
         self.send_timeout = send_timeout
         self._lock = threading.Lock()
         self._next_seq: dict[str, int] = {}
+        self._relays: dict[str, Callable[[Message], None]] = {}  # runs their client numbers
+        self._done_seq: dict[str, int] = {}  # highest seq saved (or dropped), per run
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_subscribers: dict[str, set[Subscriber]] = {}
         self._all_subscribers: set[Subscriber] = set()
@@ -173,6 +179,10 @@ class EventHub:
         with self._lock:
             if self._loop is None:
                 raise RuntimeError("EventHub.start() has not run")
+            relay = self._relays.get(run_id)
+            if relay is not None:  # its client numbers it, with the run's own messages
+                relay(message)
+                return Stamped(message, run_id=run_id)
             seq = self._next_seq[run_id]
             self._next_seq[run_id] = seq + 1
             stamped = _encoded(Stamped(message, run_id=run_id, seq=seq, time=time.time()))
@@ -188,7 +198,32 @@ class EventHub:
         with self._lock:
             self._observers.append(observer)
 
+    def relay(self, run_id: str, forward: Callable[[Message], None] | None) -> None:
+        """Hand what is published on `run_id` to `forward` instead of numbering it (a run its
+        client numbers); None numbers them here again, after the last seq accepted."""
+        with self._lock:
+            if forward is None:
+                self._relays.pop(run_id, None)
+            else:
+                self._relays[run_id] = forward
+
     # --- loop thread ------------------------------------------------------------------------
+
+    def accept_numbered(self, run_id: str, messages: Sequence[Message]) -> None:
+        """Take messages numbered by the run's client (seq and time kept), checked by the
+        caller to follow on from the last seq accepted: saved, then fanned out, like
+        `publish`'s; `saved_through` says when they are in the database."""
+        with self._lock:
+            for message in messages:
+                stamped = _encoded(Stamped(message, run_id=run_id))
+                self._next_seq[run_id] = max(self._next_seq.get(run_id, 1), stamped["seq"] + 1)
+                self._accept(stamped)
+
+    async def saved_through(self, run_id: str, seq: int) -> None:
+        """Wait until `run_id`'s messages up to `seq` are saved (or dropped, as `_write`)."""
+        while self._done_seq.get(run_id, 0) < seq:
+            self._saved.clear()
+            await self._saved.wait()
 
     def start(self) -> None:
         """Bind to the running loop and start the writer task."""
@@ -287,6 +322,7 @@ class EventHub:
             for message in batch:
                 unsaved = self._unsaved[message["run_id"]]
                 unsaved.popleft()
+                self._done_seq[message["run_id"]] = message["seq"]
                 if not unsaved:
                     del self._unsaved[message["run_id"]]
             for message in saved:  # in seq order, and only what the database holds

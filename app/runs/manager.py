@@ -33,6 +33,7 @@ from app.live.messages import (
 from app.runs.backends import (
     Attach,
     AttachedCallback,
+    Command,
     CommandRefused,
     Detach,
     Evaluate,
@@ -46,6 +47,7 @@ from app.runs.backends import (
     SetHyper,
     Stop,
 )
+from app.runs.backends.remote import RemoteBackend
 from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
 from app.runs.owners import interrupt_orphans, this_process
@@ -71,8 +73,11 @@ class RunManager:
         recipes: RecipeRegistry,
         callbacks: CallbackCatalog,
         backend: RunBackend,
+        *,
+        remote: RemoteBackend | None = None,
     ) -> None:
         self.settings, self.store, self.hub, self.backend = settings, store, hub, backend
+        self.remote = remote  # runs trained by their own clients, steered over their sockets
         self.recipes, self.callbacks = recipes, callbacks
         self.requests = RequestValidator(
             recipes,
@@ -209,7 +214,7 @@ class RunManager:
         default = "stopped by user" if source is StopSource.USER else "stopped"
         command = Stop(source, message or default, details)
         with self._lock:
-            if self.backend.control(run_id, command):
+            if self._control(run_id, command):
                 return self.get(run_id)
             row = self.get(run_id)
             if row.status == RunStatus.QUEUED.value and run_id in self._queued:
@@ -223,9 +228,9 @@ class RunManager:
         and its state in memory."""
         with self._lock:
             row = self.get(run_id)
-            if row.status != RunStatus.RUNNING.value or run_id not in self._running:
+            if row.status != RunStatus.RUNNING.value or not self._executes(run_id):
                 raise RunStateConflict(run_id, row.status, "pause it", _elsewhere(row))
-            self.backend.control(run_id, Pause())
+            self._control(run_id, Pause())
         return row
 
     def set_hypers(self, run_id: str, values: HyperValues | dict[str, Any]) -> RunRow:
@@ -235,7 +240,7 @@ class RunManager:
         with self._lock:
             row = self.get(run_id)
             live = row.status in (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
-            if not live or not self.backend.control(run_id, SetHyper(checked)):
+            if not live or not self._control(run_id, SetHyper(checked)):
                 raise RunStateConflict(run_id, row.status, "set hyperparameters", _elsewhere(row))
         return row
 
@@ -244,7 +249,7 @@ class RunManager:
         with self._lock:
             row = self.get(run_id)
             running = row.status == RunStatus.RUNNING.value
-            if not running or not self.backend.control(run_id, Evaluate()):
+            if not running or not self._control(run_id, Evaluate()):
                 raise RunStateConflict(run_id, row.status, "evaluate it", _elsewhere(row))
         return row
 
@@ -253,11 +258,11 @@ class RunManager:
         from its newest checkpoint."""
         with self._lock:
             row = self.get(run_id)
-            if run_id in self._running and row.status in (
+            if self._executes(run_id) and row.status in (
                 RunStatus.PAUSED.value,
                 RunStatus.RUNNING.value,  # a pause asked for, not yet honoured
             ):
-                self.backend.control(run_id, Resume())
+                self._control(run_id, Resume())
                 return row
             if row.status != RunStatus.INTERRUPTED.value:
                 hint = " (only paused or interrupted runs)"
@@ -299,13 +304,13 @@ class RunManager:
                 hint = f": it has {MAX_CALLBACKS_PER_RUN} callbacks, the most a run may hold"
                 raise RunStateConflict(run_id, row.status, "attach another callback", hint)
             attached = AttachedCallback(_new_id(8), request.name, request.params)
-            if run_id in self._running and name == "lr_find":
+            if self._executes(run_id) and name == "lr_find":
                 # It sets the lr of every batch from the fit's first: it cannot join midway.
                 message = "lr_find sweeps a whole fit: start one with POST /api/lr-find"
                 raise InvalidRequest.at(("name",), message)
-            if run_id in self._running:
+            if self._executes(run_id):
                 try:
-                    self.backend.control(run_id, Attach(attached))
+                    self._control(run_id, Attach(attached))
                 except CommandRefused as exc:
                     raise InvalidRequest.at(("params",), str(exc)) from exc
             cb_row = self.store.add_callback(run_id, attached.id, name, request.params_json())
@@ -321,8 +326,8 @@ class RunManager:
                 raise RunNotFound(f"run {run_id} has no callback with id {cb_id!r}")
             if RunStatus(row.status).finished:
                 raise RunStateConflict(run_id, row.status, "detach a callback")
-            if run_id in self._running:
-                self.backend.control(run_id, Detach(cb_id))
+            if self._executes(run_id):
+                self._control(run_id, Detach(cb_id))
             self.store.remove_callback(run_id, cb_id)
             self._publish_callback(run_id, "detached", cb_row)
 
@@ -390,7 +395,7 @@ class RunManager:
             self._pause_timers.pop(run_id, None)
             row = self.store.get_run(run_id)
             if row is not None and row.status == RunStatus.PAUSED.value:
-                self.backend.control(run_id, Stop(StopSource.PAUSE_TIMEOUT, message))
+                self._control(run_id, Stop(StopSource.PAUSE_TIMEOUT, message))
 
     def end(self, run_id: str, outcome: RunOutcome) -> None:
         """Record how a run this manager began has ended, and say so in a status message."""
@@ -417,6 +422,16 @@ class RunManager:
             self._yield_to_other_writer(run_id, status, stop_reason, outcome.error)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _executes(self, run_id: str) -> bool:
+        """Whether a Runner executes the run now: begun here, or trained by its own client."""
+        return run_id in self._running or (self.remote is not None and self.remote.has(run_id))
+
+    def _control(self, run_id: str, command: Command) -> bool:
+        """Deliver `command` where the run executes; False if no backend has it."""
+        if self.remote is not None and self.remote.control(run_id, command):
+            return True
+        return self.backend.control(run_id, command)
 
     def _launch(self, row: RunRow) -> Launch:
         params = self.recipes.validate_params(

@@ -41,7 +41,8 @@ MAX_CALLBACKS_PER_RUN = 32
 class HyperValues(BaseModel):
     """Optimizer hyperparameters to set on a live run, each within the catalog's bounds."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: a JSON `false` is not a momentum of 0 (numbers only; ints still pass).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     lr: float | None = Field(None, gt=0, le=HYPER_BOUNDS["lr"][1])
     momentum: float | None = Field(None, ge=0, le=HYPER_BOUNDS["momentum"][1])
@@ -153,7 +154,8 @@ class RequestValidator:
         """A callback for a run of `recipe` (a `monitor` must be one of the recipe's
         statistics); `at` is where it sits in the request."""
         try:
-            monitors = self.recipes.get(recipe).monitors
+            # An external run has no recipe here: any statistic its client reports will do.
+            monitors = self.recipes.get(recipe).monitors if recipe in self.recipes else None
             valid = self.callbacks.validate_params(name, params, monitors=monitors)
         except UnknownEntryError as exc:
             raise InvalidRequest.at((*at, "name"), str(exc)) from None

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from app.catalog import CallbackCatalog, CallbackContext, RecipeRegistry
-from app.live.messages import evaluation_message, hyper_message, stop_reason_dict
+from app.live.messages import evaluation_message, stop_reason_dict
 from app.live.stats_callback import Publish, WebSocketStatsCallback
 from app.runs.backends.base import (
     Attach,
@@ -36,6 +36,7 @@ from app.runs.backends.base import (
     Stop,
 )
 from trainer import AvgStats, AvgStatsCallback, Callback, Runner
+from trainer.reporting.boundary import AtNextBoundary, HyperEdit
 
 __all__ = ["RunExecution"]
 
@@ -60,38 +61,7 @@ class _HoldReporter(Callback):
         self.on_hold(False, self.run.epoch, self.run.n_iter)
 
 
-class _AtNextBoundary(Callback):
-    """A one-shot action on the training thread: it joins the fit at the next batch
-    boundary (`begin_fit` of a callback added mid-fit), acts once, and leaves."""
-
-    def __init__(self, publish: Publish) -> None:
-        self.publish = publish
-
-    def begin_fit(self) -> None:
-        self.act()
-        self.run.remove_cbs([self])
-
-    def act(self) -> None:
-        raise NotImplementedError
-
-
-class _HyperEdit(_AtNextBoundary):
-    """Sets the hyperparameters at that boundary and says so in a `hyper` message."""
-
-    def __init__(self, values: dict[str, float], publish: Publish) -> None:
-        super().__init__(publish)
-        self.values = values
-
-    def act(self) -> None:
-        group = self.run.opt.param_groups[0]
-        applied = {k: v for k, v in self.values.items() if k in group}
-        for name, value in applied.items():
-            self.run.set_hyper(name, value)  # applied at this same boundary
-        missing = sorted(set(self.values) - set(applied))
-        self.publish(hyper_message(applied, missing, self.run.epoch, self.run.n_iter))
-
-
-class _Evaluation(_AtNextBoundary):
+class _Evaluation(AtNextBoundary):
     """Runs the model over the validation set (eval mode, no gradients, no random draw)
     and publishes the AvgStats in an `evaluation` message."""
 
@@ -200,7 +170,7 @@ class RunExecution:
                 if callback_id in self._callbacks:
                     runner.remove_cbs([self._callbacks.pop(callback_id)])
             case SetHyper(values=values):
-                runner.add_cbs([_HyperEdit(values, self.stats.publish)])
+                runner.add_cbs([HyperEdit(values, self.stats.publish)])
             case Evaluate():
                 runner.add_cbs([_Evaluation(self._metrics, self.stats.publish)])
             case Pause():

@@ -17,7 +17,9 @@ LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 8}}
 
 def test_an_lr_edit_takes_effect_at_the_next_batch(server: LiveServer) -> None:
     client = server.client()
-    run = client.post("/api/runs", json=LONG).json()
+    # Small batches: an epoch lasts seconds, so live batch samples (one per 0.25 s) fall
+    # between the edit and the next epoch's end however fast the machine is.
+    run = client.post("/api/runs", json={**LONG, "params": {"epochs": 100, "bs": 2}}).json()
 
     async def edit() -> tuple[dict, list[dict]]:
         async with websockets.connect(server.ws_url(f"/ws/runs/{run['id']}")) as ws:

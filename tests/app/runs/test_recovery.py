@@ -217,7 +217,8 @@ def test_a_terminal_run_leaves_the_servers_runs_alone(
     database_url: str, tmp_path: Path, server_factory: Callable[..., LiveServer]
 ) -> None:
     client = server_factory().client()
-    created = client.post("/api/runs", json={"recipe": "mlp", "params": {"epochs": 100, "bs": 8}})
+    # Long enough (bs 2: minutes) to outlast a terminal run's start on a loaded machine.
+    created = client.post("/api/runs", json={"recipe": "mlp", "params": {"epochs": 100, "bs": 2}})
     assert created.status_code == 201, created.text
     server_run = created.json()["id"]
     wait_for_epoch(client, server_run, 0)
