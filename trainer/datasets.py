@@ -1,4 +1,5 @@
-"""Built-in datasets that need no download: digits (default), synthetic, and local MNIST.
+"""Built-in datasets that need no download: digits (default), shifted digits, synthetic, and
+local MNIST.
 
 Every loader returns `x_train, y_train, x_valid, y_valid` as tensors: inputs flattened,
 float32 and normalised with the training set's mean and standard deviation; labels int64.
@@ -14,7 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "get_data", "load_digits", "load_mnist", "make_synthetic", "normalize"]
+__all__ = [
+    "DATASETS",
+    "get_data",
+    "load_digits",
+    "load_mnist",
+    "load_shifted_digits",
+    "make_synthetic",
+    "normalize",
+]
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -31,8 +40,8 @@ def _normalized(x_train: torch.Tensor, x_valid: torch.Tensor) -> tuple[torch.Ten
     return normalize(x_train, mean, std), normalize(x_valid, mean, std)
 
 
-def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
-    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features), split with `seed`."""
+def _digits_split(seed: int, valid_pct: float) -> Split:
+    """scikit-learn's digits (raw 0..16 pixels), split into training and validation with `seed`."""
     from sklearn.datasets import load_digits as sk_load_digits
 
     if not 0 < valid_pct < 1:
@@ -43,8 +52,41 @@ def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_valid = round(len(x) * valid_pct)
     train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
-    x_train, x_valid = _normalized(x[train_idx], x[valid_idx])
-    return x_train, y[train_idx], x_valid, y[valid_idx]
+    return x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
+
+
+def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features), split with `seed`."""
+    x_train, y_train, x_valid, y_valid = _digits_split(seed, valid_pct)
+    x_train, x_valid = _normalized(x_train, x_valid)
+    return x_train, y_train, x_valid, y_valid
+
+
+# The eight one-pixel moves (dy, dx): every neighbour of the pixel, diagonals included.
+_SHIFTS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+def _shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """`images` (n, h, w) moved by (dy, dx) pixels; what enters at the edge is background (0)."""
+    moved = torch.zeros_like(images)
+    h, w = images.shape[1:]
+    moved[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return moved
+
+
+def load_shifted_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
+    """The digits of `load_digits`, each training image also moved one pixel in each of the
+    eight directions (scikit-learn's `nudge_dataset` augmentation): 9x the training images,
+    so an epoch is long enough to watch. The validation images are the same, unshifted."""
+    x_train, y_train, x_valid, y_valid = _digits_split(seed, valid_pct)
+    images = x_train.view(-1, 8, 8)
+    moved = [images, *(_shift(images, dy, dx) for dy, dx in _SHIFTS)]
+    x_train = torch.cat(moved).view(-1, 64)
+    y_train = y_train.repeat(len(moved))
+    x_train, x_valid = _normalized(x_train, x_valid)
+    return x_train, y_train, x_valid, y_valid
 
 
 def make_synthetic(
@@ -131,6 +173,7 @@ def load_mnist(path: str | Path | None = None, *, n_valid: int = 10_000) -> Spli
 
 DATASETS: dict[str, Callable[..., Split]] = {
     "digits": load_digits,
+    "shifted_digits": load_shifted_digits,
     "synthetic": make_synthetic,
     "mnist": load_mnist,
 }

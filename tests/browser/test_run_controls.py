@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 # 180 batches an epoch, 100 epochs: about 10-20 s of training on a shared core, long enough to
 # act on mid-run and short enough to wait for its end.
-LONG_PARAMS = {"epochs": 100, "bs": 8}
+LONG_PARAMS = {"epochs": 100, "bs": 8, "dataset": "digits"}
 
 
 @pytest.fixture

@@ -40,6 +40,21 @@ def test_digits_is_the_default_split_and_normalised_with_training_stats(digits):
     assert not torch.equal(other[1], y_train)
 
 
+def test_shifted_digits_holds_each_training_image_and_its_eight_one_pixel_moves():
+    x_train, y_train, x_valid, y_valid = get_data("shifted_digits")
+    _, plain_y, _, plain_valid_y = get_data("digits")
+    assert x_train.shape == (9 * 1438, 64) and x_valid.shape == (359, 64)
+    assert torch.equal(y_train, plain_y.repeat(9)) and torch.equal(y_valid, plain_valid_y)
+    assert abs(x_train.mean().item()) < 1e-5 and abs(x_train.std().item() - 1) < 1e-5
+    images = x_train.view(9, 1438, 8, 8)
+    background = images[0].min()
+    # The first move is one pixel up and left: the original's pixel (1, 1) lands on (0, 0),
+    # and the new bottom row and right column are background.
+    assert torch.equal(images[1][:, :7, :7], images[0][:, 1:, 1:])
+    assert (images[1][:, 7, :] == background).all() and (images[1][:, :, 7] == background).all()
+    assert len({images[k].sum().item() for k in range(9)}) == 9  # nine different sets
+
+
 def test_synthetic_is_seeded_mnist_shaped_and_learnable():
     x_train, y_train, x_valid, y_valid = make_synthetic(2000, 500, seed=0)
     assert x_train.shape == (2000, 784) and x_valid.shape == (500, 784)
@@ -54,7 +69,8 @@ def test_synthetic_is_seeded_mnist_shaped_and_learnable():
 
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(
-        ValueError, match="unknown dataset 'cifar'; choose one of digits, synthetic, mnist"
+        ValueError,
+        match="unknown dataset 'cifar'; choose one of digits, shifted_digits, synthetic, mnist",
     ):
         get_data("cifar")
 
