@@ -145,7 +145,7 @@ _ERROR_DESCRIPTIONS = {
     "could not be parsed.",
     401: "FITBOARD_TOKEN is set and the request did not carry it (`Authorization: Bearer`).",
     403: "A browser page of another origin (FITBOARD_ALLOWED_ORIGINS).",
-    404: "No such run (or no such callback on the run).",
+    404: "No such run (or no such callback or file of the run).",
     409: "The run's state does not allow this; `status` names the state.",
     413: "The body is larger than FITBOARD_MAX_BODY_BYTES.",
 }

@@ -2,6 +2,7 @@
 // The REST history says up to which seq it goes; the WebSocket resumes after that seq and
 // again after every reconnect, and the charts drop any point at an x they already have.
 import { api, ApiError, query } from "./api.js";
+import { ArtifactsPanel } from "./artifacts_panel.js";
 import { initConnectionBanner } from "./connection.js";
 import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
@@ -38,6 +39,7 @@ class RunPage {
     this.controls = new RunControls(root, this.runId);
     this.hypers = new HyperEditor(root, this.runId);
     this.log = new EventLog(root.querySelector("#event-log"));
+    this.artifacts = new ArtifactsPanel(root, this.runId);
     this.queue = new FrameQueue((messages) => this.apply(messages));
     this.stream = new MessageStream(runSocketPath(this.runId), {
       resumeSeq: true,
@@ -64,6 +66,7 @@ class RunPage {
     this.callbacks.set(this.run.callbacks);
     this.hypers.setRun(this.run);
     this.wireStop();
+    this.artifacts.refresh();
     const specs = this.callbacks.load().catch((err) => this.callbacks.showError(err));
     // The saved messages are the whole history (every batch message too); the stream then
     // resumes after the last one's seq.
@@ -101,6 +104,7 @@ class RunPage {
   epoch(message) {
     this.charts.addEpoch(message);
     this.hypers.observe(message);
+    this.artifacts.soon(); // a checkpoint callback may have written a file
     this.run.latest = message;
     this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
   }
@@ -146,6 +150,7 @@ class RunPage {
     this.stopRequestedAt = null;
     this.showStopResult(delay);
     this.showConfig();
+    this.artifacts.refresh();
   }
 
   setStatus(status) {
