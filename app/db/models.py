@@ -77,7 +77,12 @@ class RunRow(Base):
 
     __tablename__ = "runs"
     # The runs page lists newest first, often filtered by status: one index serves both.
-    __table_args__ = (Index("ix_runs_status_created_at", "status", "created_at"),)
+    # It also sorts by any column of SORT_KEYS, each with the id to break ties (keyset pages).
+    __table_args__ = (
+        Index("ix_runs_status_created_at", "status", "created_at"),
+        *(Index(f"ix_runs_{key}_id", key, "id") for key in ("created_at", "name", "recipe")),
+        *(Index(f"ix_runs_{key}_id", key, "id") for key in ("status", "duration")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -93,6 +98,12 @@ class RunRow(Base):
     # "<hostname>:<pid>" of the process whose RunManager created or resumed the run: recovery
     # at start interrupts an unfinished run only when its owner is gone (see Store).
     owner: Mapped[str | None] = mapped_column(String(300))
+    # --- what people add (issue 11): labels to find runs by, and a note; both editable.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Seconds spent running, summed over its stretches (pauses and server downtime left out);
+    # the stretch in progress is `now - started_at` on top.
+    duration: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

@@ -41,6 +41,7 @@ function chartFor(split, name) {
   const chart = new LiveChart(figure, {
     xLabel: "epoch",
     xIsEpoch: true,
+    logY: name === "loss" ? "auto" : false,
     series: runs.map((entry) => ({ label: entry.run.name || entry.id, color: entry.color })),
   });
   charts.set(key, chart);

@@ -21,6 +21,7 @@ export class RunCharts {
     this.resmoothPending = false; // points were inserted before the end: smooth again at draw
     this.batch = new LiveChart(root.querySelector("#chart-batch-loss"), {
       xLabel: "iteration",
+      logY: "auto",
       series: [
         { label: "loss", color: "#93c5fd", width: 1 },
         { label: "smoothed", color: COLORS[0], width: 2 },
@@ -34,6 +35,8 @@ export class RunCharts {
     this.epochLoss = new LiveChart(root.querySelector("#chart-epoch-loss"), {
       xLabel: "epoch",
       xIsEpoch: true,
+      logY: "auto",
+      best: { series: 1, mode: "min" }, // the epoch of the lowest validation loss
       series: [
         { label: "train", ...TRAIN },
         { label: "valid", ...VALID },
@@ -138,6 +141,7 @@ export class RunCharts {
     chart = new LiveChart(figure, {
       xLabel: "epoch",
       xIsEpoch: true,
+      best: { series: 1, mode: /loss|error/.test(name) ? "min" : "max" },
       series: [
         { label: `train ${name}`, ...TRAIN },
         { label: `valid ${name}`, ...VALID },

@@ -3,12 +3,14 @@
 // again after every reconnect, and the charts drop any point at an x they already have.
 import { api, ApiError, query } from "./api.js";
 import { ArtifactsPanel } from "./artifacts_panel.js";
+import { NotesPanel } from "./notes_panel.js";
 import { initConnectionBanner } from "./connection.js";
-import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
+import { FINISHED, formatSeconds, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { HyperEditor } from "./hyper_editor.js";
 import { epochLabel, stoppedByUser, stopSourceLabel, whereLabel } from "./messages.js";
 import { RunCharts } from "./run_charts.js";
+import { RunFacts } from "./run_facts.js";
 import { RunControls } from "./run_controls.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
 import { runSocketPath, runUrl } from "./urls.js";
@@ -40,6 +42,12 @@ class RunPage {
     this.hypers = new HyperEditor(root, this.runId);
     this.log = new EventLog(root.querySelector("#event-log"));
     this.artifacts = new ArtifactsPanel(root, this.runId);
+    this.notes = new NotesPanel(root, this.runId);
+    this.facts = new RunFacts(root);
+    // The run's duration: the server's figure at load, then ticking while it runs (live
+    // status messages stop and restart it; the history replay is already in the figure).
+    this.clock = { base: 0, since: null };
+    this.replaying = false;
     this.queue = new FrameQueue((messages) => this.apply(messages));
     this.stream = new MessageStream(runSocketPath(this.runId), {
       resumeSeq: true,
@@ -62,6 +70,8 @@ class RunPage {
 
   async load() {
     this.run = await api(runUrl(this.runId));
+    this.clock = { base: this.run.duration || 0, since: this.run.status === "running" ? Date.now() / 1000 : null };
+    this.notes.set(this.run);
     this.showRun();
     this.callbacks.set(this.run.callbacks);
     this.hypers.setRun(this.run);
@@ -71,7 +81,9 @@ class RunPage {
     // The saved messages are the whole history (every batch message too); the stream then
     // resumes after the last one's seq.
     const events = await fetchEvents(this.runId);
+    this.replaying = true;
     this.apply(events);
+    this.replaying = false;
     const lastSeq = events.reduce((max, m) => Math.max(max, m.seq || 0), 0);
     this.stream.markSeen(this.runId, lastSeq);
     this.root.dataset.historySeq = String(lastSeq);
@@ -105,6 +117,7 @@ class RunPage {
     this.charts.addEpoch(message);
     this.hypers.observe(message);
     this.artifacts.soon(); // a checkpoint callback may have written a file
+    this.facts.observe(message);
     this.run.latest = message;
     this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
   }
@@ -131,6 +144,7 @@ class RunPage {
       this.restarted = true;
     }
     this.lastStatus = message.status;
+    if (!this.replaying) this.tickClock(message);
     this.run.status = message.status;
     this.run.stop_reason = message.stop_reason ?? null;
     this.run.error = message.error ?? null;
@@ -178,13 +192,22 @@ class RunPage {
     this.setStatus(run.status);
   }
 
+  /** A live status message: a running stretch ends (paused, finished) or begins. */
+  tickClock(message) {
+    const at = message.time || Date.now() / 1000;
+    if (this.clock.since !== null) this.clock.base += Math.max(0, at - this.clock.since);
+    this.clock.since = message.status === "running" ? at : null;
+  }
+
   showTimes() {
     const run = this.run;
     if (!run) return;
     this.root.querySelector("#run-started").textContent = formatTime(run.started_at);
-    this.root.querySelector("#run-duration").textContent = run.started_at
-      ? formatDuration(run.started_at, run.finished_at)
-      : "–";
+    const { base, since } = this.clock;
+    const seconds = base + (since === null ? 0 : Math.max(0, Date.now() / 1000 - since));
+    this.root.querySelector("#run-duration").textContent =
+      run.started_at || base > 0 ? formatSeconds(seconds) : "–";
+    this.facts.render(run);
   }
 
   /** "Stopped at epoch 2, iteration 130, 0.21 s after the request." */
