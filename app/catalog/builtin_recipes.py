@@ -111,6 +111,8 @@ class DataParams(TrainParams):
         validate_default=True,
         description="mnist only: IDX .gz directory or .npz file, relative to "
         f"FITBOARD_DATASETS_DIR (default {DEFAULT_MNIST_PATH!r}).",
+        # The launch form shows the field only for the datasets that read files.
+        json_schema_extra={"x-datasets": ["mnist"]},
     )
     _data_file: Path | None = PrivateAttr(None)
 

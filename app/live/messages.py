@@ -22,6 +22,7 @@ __all__ = [
     "finite",
     "hyper_message",
     "plain",
+    "resumed_message",
     "status_message",
     "stop_reason_dict",
     "summary",
@@ -102,6 +103,17 @@ def status_message(
     if error is not None:
         message["error"] = error
     return message
+
+
+def resumed_message(checkpoint: str, after_epoch: int, epochs: int | None) -> Message:
+    """`resumed` {checkpoint, after_epoch, epochs}: a run was queued again to continue after
+    the epoch (from 0) its checkpoint holds, up to `epochs` in all (resume, extend)."""
+    return {
+        "type": "resumed",
+        "checkpoint": checkpoint,
+        "after_epoch": after_epoch,
+        "epochs": epochs,
+    }
 
 
 def batch_message(epoch: int, iter: int, loss: Any, lr: Any) -> Message:

@@ -30,6 +30,8 @@ export class LaunchForm {
     });
     this.form.addEventListener("submit", (event) => this.send(event));
     this.showRecipe();
+    const from = new URLSearchParams(window.location.search).get("from");
+    if (from) await this.prefill(from);
   }
 
   showRecipe() {
@@ -37,6 +39,55 @@ export class LaunchForm {
     replaceChildren(this.paramsBox);
     this.form.querySelector("#recipe-help").textContent = recipe ? recipe.description || "" : "";
     this.params = recipe ? buildSchemaFields(this.paramsBox, recipe.params_schema, "params.") : null;
+    this.datasetFields(recipe);
+  }
+
+  /**
+   * A field whose schema names `x-datasets` (data_path: the datasets that read files) shows
+   * only while one of those datasets is chosen.
+   */
+  datasetFields(recipe) {
+    const properties = (recipe && recipe.params_schema.properties) || {};
+    const dataset = this.paramsBox.querySelector('[name="params.dataset"]');
+    const dependent = Object.entries(properties).filter(([, schema]) => schema["x-datasets"]);
+    if (!dataset || !dependent.length) return;
+    const update = () => {
+      let chosen = dataset.value;
+      try {
+        chosen = JSON.parse(chosen);
+      } catch {
+        // a plain value
+      }
+      for (const [name, schema] of dependent) {
+        const field = this.paramsBox.querySelector(`[data-path="params.${CSS.escape(name)}"]`);
+        if (field) field.hidden = !schema["x-datasets"].includes(chosen);
+      }
+    };
+    dataset.addEventListener("change", update);
+    update();
+  }
+
+  /** "Run again": this form, filled with run `id`'s recipe, parameters and callbacks. */
+  async prefill(id) {
+    let run;
+    try {
+      run = await api(`/api/runs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return;
+    }
+    this.recipeSelect.value = run.recipe;
+    this.showRecipe();
+    restoreValues(this.paramsBox, "params.", run.params || {});
+    this.paramsBox.querySelector('[name="params.dataset"]')?.dispatchEvent(new Event("change"));
+    for (const cb of run.callbacks || []) {
+      this.addCallback(cb.name);
+      const i = this.blocks.length - 1;
+      restoreValues(this.blocks[i].fields, `callbacks.${i}.params.`, cb.params || {});
+    }
+    this.form.querySelector("#run-name").value = `${run.name || run.id} again`.slice(0, 200);
+    this.form.dataset.prefilledFrom = run.id;
+    this.recipeSelect.focus();
   }
 
   addCallback(name) {

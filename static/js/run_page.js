@@ -17,6 +17,7 @@ import { runSocketPath, runUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
 const EVENTS_PAGE = 10000; // the most GET /api/runs/{id}/events returns at once
+const EXTENDABLE = new Set(["completed", "stopped", "early_stopped"]); // POST /extend
 
 /** Every stored message of a run after `afterSeq`, oldest first, page by page. */
 async function fetchEvents(runId, afterSeq = 0) {
@@ -76,6 +77,7 @@ class RunPage {
     this.callbacks.set(this.run.callbacks);
     this.hypers.setRun(this.run);
     this.wireStop();
+    this.wireContinue();
     this.artifacts.refresh();
     const specs = this.callbacks.load().catch((err) => this.callbacks.showError(err));
     // The saved messages are the whole history (every batch message too); the stream then
@@ -177,6 +179,7 @@ class RunPage {
     this.controls.setStatus(status, { stopping: this.stopRequestedAt !== null });
     this.hypers.setStatus(status, !live);
     this.callbacks.setLive(live);
+    this.root.querySelector("#extend-form").hidden = !EXTENDABLE.has(status);
     this.showLive();
     this.showTimes();
     if (!live) this.showStopResult(null);
@@ -242,6 +245,26 @@ class RunPage {
     dialog.addEventListener("close", () => {
       if (dialog.returnValue === "stop") this.requestStop();
       else button.focus();
+    });
+  }
+
+  /** "Run again" opens the launch form prefilled; "Extend" trains a finished run on. */
+  wireContinue() {
+    this.root.querySelector("#run-again").href = `/?from=${encodeURIComponent(this.runId)}`;
+    const form = this.root.querySelector("#extend-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = this.root.querySelector("#extend-result");
+      const epochs = Number(form.querySelector("#extend-epochs").value);
+      result.textContent = "";
+      try {
+        const run = await api(runUrl(this.runId, "extend"), { method: "POST", body: { epochs } });
+        this.run.params = run.params; // the new total: "6 / 10"
+        result.textContent = `Queued to epoch ${run.params.epochs}.`;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        result.textContent = `Could not extend: ${err.fieldErrors[0]?.msg || err.message}`;
+      }
     });
   }
 

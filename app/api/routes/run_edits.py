@@ -1,11 +1,11 @@
-"""What people change about runs after the fact: a run's name, tags and note (in any state),
-and deleting many finished runs at once."""
+"""What people do with runs after the fact: change a run's name, tags and note (in any
+state), extend a finished run by more epochs, and delete many finished runs at once."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import ManagerDep, StoreDep, guard
@@ -14,7 +14,7 @@ from app.api.schemas import GUARDED_RESPONSES, PathId, RunOut, error_responses
 from app.api.storable import storable_text
 from app.runs import RunNotFound, RunStateConflict
 
-__all__ = ["BulkDelete", "BulkDeleted", "RunEdit", "router"]
+__all__ = ["BulkDelete", "BulkDeleted", "Extend", "RunEdit", "router"]
 
 router = APIRouter(
     prefix="/api/runs",
@@ -45,6 +45,14 @@ class RunEdit(BaseModel):
     note: Text | None = Field(None, max_length=MAX_NOTE)
 
 
+class Extend(BaseModel):
+    """How many more epochs to train."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"epochs": 5}]})
+
+    epochs: int = Field(ge=1, le=100, description="Epochs to add to those the run has done.")
+
+
 class BulkDelete(BaseModel):
     """Runs to delete; only finished ones are."""
 
@@ -68,6 +76,19 @@ def edit_run(run_id: PathId, body: RunEdit, manager: ManagerDep, store: StoreDep
     if not store.annotate(run_id, tags=tags, note=body.note, name=body.name):
         raise RunNotFound(f"no run with id {run_id!r}")
     return RunOut.model_validate(manager.get(run_id))
+
+
+@router.post(
+    "/{run_id}/extend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 409, 413),
+)
+def extend_run(run_id: PathId, body: Extend, manager: ManagerDep) -> RunOut:
+    """Queue a completed, stopped or early-stopped run with a checkpoint to train `epochs`
+    more, from its newest checkpoint, in the same run (its params' `epochs` grows); a
+    `resumed` message says from where. 409 without a checkpoint or in another state; 422
+    at `epochs` when the new total is more than the recipe allows."""
+    return RunOut.model_validate(manager.extend(run_id, body.epochs))
 
 
 @router.post("/bulk/delete", responses=error_responses(413))
