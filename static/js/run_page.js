@@ -291,11 +291,18 @@ class RunPage {
   showLive(state = this.liveState) {
     this.liveState = state;
     const node = this.root.querySelector("#run-live");
-    const paused = state === "open" && this.run?.status === "paused";
+    const status = this.run?.status;
+    const paused = state === "open" && status === "paused";
+    // The dot says whether the run trains, not only whether the socket is open: a finished
+    // run's stream stays open (a resume goes on in it), but nothing is live.
+    const training = state === "open" && (status === "running" || status === "paused");
     node.dataset.state = state;
     node.dataset.paused = String(paused);
+    node.dataset.training = String(training);
     const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "offline" };
-    node.textContent = paused ? "live · paused" : labels[state] || state;
+    if (paused) node.textContent = "live · paused";
+    else if (state === "open" && !training) node.textContent = status === "queued" ? "waiting to start" : "not training";
+    else node.textContent = labels[state] || state;
   }
 
   showLoadError(err) {
