@@ -20,9 +20,18 @@ export function tickLabels(splits, step, log = false) {
       const text = v.toExponential(log ? 0 : 1);
       return text.replace("e+", "e").replace(/\.0e/, "e");
     }
-    const decimals = step > 0 ? Math.min(8, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 2;
-    return v.toFixed(decimals);
+    return v.toFixed(stepDecimals(step));
   });
+}
+
+/** The decimals that write `step` exactly: 0.25 -> 2 (so 0.25 never shows as "0.3"). */
+function stepDecimals(step) {
+  if (!(step > 0)) return 2;
+  for (let d = 0; d < 8; d++) {
+    const scaled = step * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * scaled) return d;
+  }
+  return 8;
 }
 
 /** The index of the best finite value (min or max), or -1. */

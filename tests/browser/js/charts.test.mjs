@@ -12,6 +12,7 @@ test("zoomed-in ticks keep the decimals their step needs, never all '0'", () => 
   assert.deepEqual(tickLabels([0.0002, 0.00025], 0.00005), ["2e-4", "2.5e-4"]);
   assert.deepEqual(tickLabels([0.01, 0.015, 0.02], 0.005), ["0.010", "0.015", "0.020"]);
   assert.deepEqual(tickLabels([1.5, 2, 2.5], 0.5), ["1.5", "2.0", "2.5"]);
+  assert.deepEqual(tickLabels([0.25, 0.5, 0.75], 0.25), ["0.25", "0.50", "0.75"]);
   assert.deepEqual(tickLabels([0, 20, 40], 20), ["0", "20", "40"]);
   assert.deepEqual(tickLabels([250000, 500000], 250000), ["2.5e5", "5e5"]);
 });
