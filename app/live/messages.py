@@ -26,6 +26,7 @@ __all__ = [
     "status_message",
     "stop_reason_dict",
     "summary",
+    "system_message",
 ]
 
 Message = dict[str, Any]
@@ -113,6 +114,18 @@ def resumed_message(checkpoint: str, after_epoch: int, epochs: int | None) -> Me
         "checkpoint": checkpoint,
         "after_epoch": after_epoch,
         "epochs": epochs,
+    }
+
+
+def system_message(cpu_percent: float, rss_bytes: int, epoch: int, iter: int) -> Message:
+    """`system` {cpu_percent, rss_bytes, epoch, iter}: the training process's CPU use (100
+    is one core) and resident memory, sampled at most once a second."""
+    return {
+        "type": "system",
+        "cpu_percent": finite(cpu_percent),
+        "rss_bytes": int(rss_bytes),
+        "epoch": epoch,
+        "iter": iter,
     }
 
 

@@ -42,6 +42,15 @@ export class RunCharts {
         { label: "valid", ...VALID },
       ],
     });
+    // Sampled once a second by the worker: CPU % (100 = one core) and resident memory.
+    this.system = new LiveChart(root.querySelector("#chart-system"), {
+      xLabel: "iteration",
+      series: [
+        { label: "CPU %", color: COLORS[3] },
+        { label: "RSS MB", color: COLORS[5], dash: [6, 4] },
+      ],
+      height: 160,
+    });
     this.metricBox = root.querySelector("#metric-charts");
     this.metrics = new Map(); // metric name -> LiveChart
     this.wireSmoothing();
@@ -151,6 +160,13 @@ export class RunCharts {
     return chart;
   }
 
+  /** A `system` message ({cpu_percent, rss_bytes, iter}). */
+  addSystem(message) {
+    if (!Number.isFinite(message.iter)) return;
+    const mb = Number.isFinite(message.rss_bytes) ? message.rss_bytes / 2 ** 20 : null;
+    this.system.append(message.iter, [message.cpu_percent, mb]);
+  }
+
   /** Redraw what changed (call once per animation frame). */
   draw() {
     if (this.resmoothPending) {
@@ -159,6 +175,7 @@ export class RunCharts {
     }
     this.batch.draw();
     this.lr.draw();
+    this.system.draw();
     this.epochLoss.draw();
     for (const chart of this.metrics.values()) chart.draw();
   }

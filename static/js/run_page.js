@@ -104,6 +104,7 @@ class RunPage {
       else if (message.type === "callback") this.callbacks.apply(message);
       else if (message.type === "hyper") this.hyper(message);
       else if (message.type === "evaluation") this.controls.evaluated();
+      else if (message.type === "system") this.charts.addSystem(message);
     }
     this.log.add(messages);
     this.charts.draw();

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import start_run, wait_for_run
+from tests.browser.conftest import SLOW_PARAMS, start_run, wait_for_run
 from tests.fixtures.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -100,3 +100,19 @@ def test_a_loss_spanning_more_than_two_decades_starts_on_a_log_axis(
     }"""
     )
     assert drawn == ["true", "false"]
+
+
+def test_the_system_chart_draws_the_processes_cpu_and_memory_while_a_run_trains(
+    page: Any, server: LiveServer, api: httpx.Client
+) -> None:
+    run_id = start_run(api, SLOW_PARAMS)
+    page.goto(f"{server.url}/runs/{run_id}")
+    chart = page.locator("#chart-system")
+    page.wait_for_function(
+        "() => Number(document.getElementById('chart-system').dataset.points) >= 2",
+        timeout=20_000,
+    )
+    expect(chart.locator("[data-chart-last]")).to_contain_text("RSS MB")
+    samples = [m for m in api.get(f"/api/runs/{run_id}/events").json() if m["type"] == "system"]
+    assert samples and all(m["rss_bytes"] > 0 for m in samples)
+    api.post(f"/api/runs/{run_id}/stop")
