@@ -19,7 +19,17 @@ from starlette.types import ASGIApp
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import add_error_handlers
 from app.api.hosts import HostCheckMiddleware, HostPolicy
-from app.api.routes import artifacts, callbacks, docs, health, recipes, run_edits, runs, ws
+from app.api.routes import (
+    artifacts,
+    callbacks,
+    datasets,
+    docs,
+    health,
+    recipes,
+    run_edits,
+    runs,
+    ws,
+)
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.catalog import load_modules
 from app.config import Settings, get_settings
@@ -69,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: a wrong Host is refused before the body is even counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
-    for module in (health, recipes, callbacks, run_edits, runs, artifacts, ws, docs):
+    routers = (health, recipes, callbacks, run_edits, runs, artifacts, datasets, ws, docs)
+    for module in routers:
         app.include_router(module.router)
     _include_pages(app)
     add_error_handlers(app)

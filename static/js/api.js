@@ -108,3 +108,21 @@ export async function download(path, filename) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000); // the browser has it by then
 }
+
+/** PUT a file's bytes as the body (e.g. a CSV to /api/datasets/<name>); the decoded JSON. */
+export async function upload(path, file, type = "text/csv") {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "PUT",
+      headers: { Accept: "application/json", "Content-Type": type, ...authHeaders() },
+      body: file,
+    });
+  } catch {
+    reportConnection("unreachable");
+    throw new ApiError(0, null, "Cannot reach the fitboard server.");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data, messageOf(data, response));
+  return data;
+}

@@ -1,6 +1,6 @@
 // The launch form: recipe parameters and launch-time callbacks, built from the API's schemas
 // (each catalog entry's `params_schema`).
-import { api, ApiError } from "./api.js";
+import { api, ApiError, upload } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
 import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
 import { runPageUrl } from "./urls.js";
@@ -65,6 +65,46 @@ export class LaunchForm {
     };
     dataset.addEventListener("change", update);
     update();
+    this.addUpload(dataset);
+  }
+
+  /** Under data_path, for the csv dataset: upload a CSV file into FITBOARD_DATASETS_DIR. */
+  addUpload(dataset) {
+    const field = this.paramsBox.querySelector('[data-path="params.data_path"]');
+    if (!field) return;
+    const input = el("input", { type: "file", accept: ".csv,text/csv", id: "dataset-upload" });
+    const note = el("p", { class: "help", id: "dataset-upload-result", role: "status" });
+    const box = el(
+      "div",
+      { class: "dataset-upload", hidden: true },
+      el("label", { for: "dataset-upload" }, "or upload a CSV"),
+      input,
+      note,
+    );
+    field.append(box);
+    const show = () => {
+      box.hidden = !dataset.value.includes("csv");
+    };
+    dataset.addEventListener("change", show);
+    show();
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      const name = csvName(file.name);
+      note.textContent = `Uploading ${name}…`;
+      try {
+        const table = await upload(`/api/datasets/${encodeURIComponent(name)}`, file);
+        field.querySelector('[name="params.data_path"]').value = table.name;
+        const label = this.paramsBox.querySelector('[name="params.label"]');
+        if (label && !label.value && !table.columns.includes("label")) {
+          label.value = table.columns[table.columns.length - 1]; // the usual place of the class
+        }
+        note.textContent = `Uploaded ${table.name}: ${table.rows} rows; columns ${table.columns.join(", ")}.`;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        note.textContent = `Not uploaded: ${err.fieldErrors[0]?.msg || err.message}`;
+      }
+    });
   }
 
   /** "Run again": this form, filled with run `id`'s recipe, parameters and callbacks. */
@@ -152,6 +192,12 @@ export class LaunchForm {
       this.submit.disabled = false;
     }
   }
+}
+
+/** A file name the datasets API takes: letters, digits, _ and -, ending in .csv. */
+function csvName(fileName) {
+  const stem = fileName.replace(/\.csv$/i, "").replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  return `${(stem || "dataset").slice(0, 60)}.csv`;
 }
 
 function restoreValues(container, prefix, values) {

@@ -80,3 +80,57 @@ def test_a_csv_whose_label_column_is_missing_fails_the_run_with_the_reason(
     run = wait_for_status(client, run_id, "failed")
     assert "has no column 'label'; its columns: f1, f2, f3, f4, kind" in run["error"]
     assert str(datasets) not in run["error"]  # the file as the client named it
+
+
+def test_a_csv_uploaded_is_listed_and_never_replaced(server: LiveServer, tmp_path: Path) -> None:
+    client = server.client()
+    _blobs(tmp_path / "blobs.csv", n=30)
+    content = (tmp_path / "blobs.csv").read_bytes()
+    headers = {"Content-Type": "text/csv"}
+    response = client.put("/api/datasets/blobs.csv", content=content, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json() == {
+        "name": "blobs.csv",
+        "bytes": len(content),
+        "rows": 30,
+        "columns": ["f1", "f2", "f3", "f4", "kind"],
+    }
+    assert server.settings.datasets_dir is not None
+    assert (server.settings.datasets_dir / "blobs.csv").read_bytes() == content
+    again = client.put("/api/datasets/blobs.csv", content=b"a,b\n" + b"1,2\n" * 20)
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    assert (server.settings.datasets_dir / "blobs.csv").read_bytes() == content
+    assert [d["name"] for d in client.get("/api/datasets").json()] == ["blobs.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "loc", "message"),
+    [
+        ("t.csv", b"a,label\n1,x\n", 422, ["body"], "has 1 rows; at least 10"),
+        ("t.csv", b"\xff\xfe" * 10, 422, ["body"], "not UTF-8"),
+        ("t.csv", b"a,a\n" + b"1,2\n" * 10, 422, ["body"], "names a column twice"),
+        ("t.csv", b"a,b\n" + b"1,2\n" * 9 + b"1\n", 422, ["body"], "line 11: 1 fields"),
+        ("..%2Fescape.csv", b"a,b\n" + b"1,2\n" * 10, 404, None, ""),  # matches no route
+        ("t.txt", b"a,b\n" + b"1,2\n" * 10, 422, ["path", "name"], ""),
+    ],
+)
+def test_an_upload_that_is_not_a_table_is_refused_and_writes_nothing(
+    server: LiveServer, name: str, content: bytes, status: int, loc: list | None, message: str
+) -> None:
+    response = server.client().put(f"/api/datasets/{name}", content=content)
+    assert response.status_code == status, response.text
+    if loc is not None:
+        error = response.json()["detail"][0]
+        assert error["loc"] == loc and message in error["msg"]
+    assert server.settings.datasets_dir is not None
+    assert not server.settings.datasets_dir.exists() or not any(
+        server.settings.datasets_dir.iterdir()
+    )
+
+
+def test_an_upload_over_the_body_limit_is_a_413(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    client = server_factory(max_body_bytes=10_000).client()
+    big = b"a,b\n" + b"1,2\n" * 5000
+    assert client.put("/api/datasets/big.csv", content=big).status_code == 413
