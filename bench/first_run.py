@@ -82,6 +82,11 @@ def main() -> None:
             f"{name:<46}{med.get('first batch', float('nan')):>10.2f}"
             f"{med['first epoch']:>10.2f}{med['finished']:>10.2f}{med['epochs']:>8.0f}"
         )
+    cold = next(iter(results.values()))[0]
+    print(
+        f"the server's very first run (cold, right after start): first batch "
+        f"{cold.get('first batch', float('nan')):.2f} s, first epoch {cold['first epoch']:.2f} s"
+    )
     default, old = (statistics.median(r["finished"] for r in runs) for runs in results.values())
     print(f"ratio of run lengths, default / old default: {default / old:.1f}")
     print("target: first batch <= 2 s; default run 20-40 s")
