@@ -324,7 +324,7 @@ def test_the_limit_is_the_setting(server_factory: Callable[..., LiveServer]) -> 
     ("path", "allowed"),
     [
         ("/api/runs", "GET, POST"),
-        ("/api/runs/abc", "GET, DELETE"),
+        ("/api/runs/abc", "GET, PATCH, DELETE"),  # PATCH: name, tags, note (issue 11)
         ("/api/runs/abc/callbacks", "POST"),
         ("/api/health", "GET"),
     ],
