@@ -20,7 +20,20 @@ from starlette.types import ASGIApp
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import add_error_handlers
 from app.api.hosts import HostCheckMiddleware, HostPolicy
-from app.api.routes import callbacks, docs, health, lr_find, recipes, report, runs, sweeps, ws
+from app.api.routes import (
+    artifacts,
+    callbacks,
+    datasets,
+    docs,
+    health,
+    lr_find,
+    recipes,
+    report,
+    run_edits,
+    runs,
+    sweeps,
+    ws,
+)
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.catalog import load_modules
 from app.config import Settings, get_settings
@@ -72,7 +85,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: a wrong Host is refused before the body is even counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheckMiddleware, policy=app.state.host_policy)
-    for module in (health, recipes, callbacks, runs, lr_find, sweeps, ws, docs):
+    routers = (
+        health,
+        recipes,
+        callbacks,
+        run_edits,  # before runs: /api/runs/bulk/delete is not a run id
+        runs,
+        lr_find,
+        sweeps,
+        artifacts,
+        datasets,
+        ws,
+        docs,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(report.api_router)
     app.include_router(report.ws_router)

@@ -4,8 +4,9 @@
     .venv/bin/python scripts/screenshots.py --launch 2
     # -> test-artifacts/screenshots/{runs,run,compare}-{desktop,narrow}.png
 
-`--launch N` first starts N short runs (the default recipe, 3 epochs) and waits for them, so
-the pages have something to show. Uses Debian's Chromium through Playwright, like the tests.
+`--launch N` first starts N short runs (the default recipe on plain digits, 6 epochs, with a
+checkpoint; the first one tagged) and waits for them, so the pages have something to show.
+Uses Debian's Chromium through Playwright, like the tests.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "narrow": {"width": 390, "he
 FINISHED = {"completed", "stopped", "early_stopped", "failed", "interrupted"}
 
 
-def call(base: str, path: str, token: str | None, body: Any = None) -> Any:
-    """One JSON API call (POST when `body` is given)."""
+def call(base: str, path: str, token: str | None, body: Any = None, method: str = "") -> Any:
+    """One JSON API call (POST when `body` is given, unless `method` says otherwise)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method="POST" if data else "GET")
+    method = method or ("POST" if data else "GET")
+    request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -43,10 +45,18 @@ def call(base: str, path: str, token: str | None, body: Any = None) -> Any:
 def launch_runs(base: str, token: str | None, count: int, timeout: float = 300) -> None:
     """Start `count` short runs with different learning rates and wait until they finish."""
     recipe = call(base, "/api/recipes", token)[0]["name"]
+    callbacks = [{"name": "checkpoint", "params": {}}]
     ids = [
-        call(base, "/api/runs", token, {"recipe": recipe, "params": {"epochs": 3, "lr": lr}})["id"]
-        for lr in [0.5, 0.1, 0.02, 1.0][:count]
+        call(
+            base, "/api/runs", token, {"recipe": recipe, "params": params, "callbacks": callbacks}
+        )["id"]
+        for params in (
+            {"epochs": 6, "lr": lr, "dataset": "digits", "bs": 32}
+            for lr in [0.5, 0.1, 0.02, 1.0][:count]
+        )
     ]
+    note = {"tags": ["baseline", "digits"], "note": "the first of the screenshot runs"}
+    call(base, f"/api/runs/{ids[0]}", token, note, method="PATCH")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(call(base, f"/api/runs/{i}", token)["status"] in FINISHED for i in ids):
@@ -78,7 +88,7 @@ def main() -> None:
     if runs:
         pages.append(("run", f"/runs/{runs[0]['id']}", "#chart-epoch-loss[data-points]"))
         ids = ",".join(run["id"] for run in runs)
-        pages.append(("compare", f"/compare?ids={ids}", "#compare-runs li"))
+        pages.append(("compare", f"/compare?ids={ids}", "#compare-table tbody tr"))
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -49,8 +49,13 @@ if [[ -z "${FITBOARD_TEST_POSTGRES_URL:-}" ]] \
         "or add -m 'not postgres'." >&2
     missing=1
 fi
+if ! command -v docker-compose >/dev/null; then
+    echo "test.sh: MISSING docker-compose: compose tests will fail." \
+        "Install it (apt-get install docker-compose) or add -m 'not compose'." >&2
+    missing=1
+fi
 if [[ $missing == 0 ]]; then
-    echo "test.sh: prerequisites found: Chromium ($chromium), PostgreSQL"
+    echo "test.sh: prerequisites found: Chromium ($chromium), PostgreSQL, docker-compose"
 fi
 
 exec "$python" -m pytest "$@"

@@ -1,4 +1,5 @@
-"""Built-in datasets that need no download: digits (default), synthetic, and local MNIST.
+"""Built-in datasets that need no download: digits (default), shifted digits, synthetic, and
+local MNIST.
 
 Every loader returns `x_train, y_train, x_valid, y_valid` as tensors: inputs flattened,
 float32 and normalised with the training set's mean and standard deviation; labels int64.
@@ -6,6 +7,7 @@ float32 and normalised with the training set's mean and standard deviation; labe
 
 from __future__ import annotations
 
+import csv
 import gzip
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "get_data", "load_digits", "load_mnist", "make_synthetic", "normalize"]
+__all__ = [
+    "DATASETS",
+    "get_data",
+    "load_csv",
+    "load_digits",
+    "load_mnist",
+    "load_shifted_digits",
+    "make_synthetic",
+    "normalize",
+]
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -31,8 +42,8 @@ def _normalized(x_train: torch.Tensor, x_valid: torch.Tensor) -> tuple[torch.Ten
     return normalize(x_train, mean, std), normalize(x_valid, mean, std)
 
 
-def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
-    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features), split with `seed`."""
+def _digits_split(seed: int, valid_pct: float) -> Split:
+    """scikit-learn's digits (raw 0..16 pixels), split into training and validation with `seed`."""
     from sklearn.datasets import load_digits as sk_load_digits
 
     if not 0 < valid_pct < 1:
@@ -43,8 +54,41 @@ def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_valid = round(len(x) * valid_pct)
     train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
-    x_train, x_valid = _normalized(x[train_idx], x[valid_idx])
-    return x_train, y[train_idx], x_valid, y[valid_idx]
+    return x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
+
+
+def load_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features), split with `seed`."""
+    x_train, y_train, x_valid, y_valid = _digits_split(seed, valid_pct)
+    x_train, x_valid = _normalized(x_train, x_valid)
+    return x_train, y_train, x_valid, y_valid
+
+
+# The eight one-pixel moves (dy, dx): every neighbour of the pixel, diagonals included.
+_SHIFTS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+def _shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """`images` (n, h, w) moved by (dy, dx) pixels; what enters at the edge is background (0)."""
+    moved = torch.zeros_like(images)
+    h, w = images.shape[1:]
+    moved[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return moved
+
+
+def load_shifted_digits(*, seed: int = 0, valid_pct: float = 0.2) -> Split:
+    """The digits of `load_digits`, each training image also moved one pixel in each of the
+    eight directions (scikit-learn's `nudge_dataset` augmentation): 9x the training images,
+    so an epoch is long enough to watch. The validation images are the same, unshifted."""
+    x_train, y_train, x_valid, y_valid = _digits_split(seed, valid_pct)
+    images = x_train.view(-1, 8, 8)
+    moved = [images, *(_shift(images, dy, dx) for dy, dx in _SHIFTS)]
+    x_train = torch.cat(moved).view(-1, 64)
+    y_train = y_train.repeat(len(moved))
+    x_train, x_valid = _normalized(x_train, x_valid)
+    return x_train, y_train, x_valid, y_valid
 
 
 def make_synthetic(
@@ -129,10 +173,62 @@ def load_mnist(path: str | Path | None = None, *, n_valid: int = 10_000) -> Spli
     return x_train, y[:-n_valid], x_valid, y[-n_valid:]
 
 
+MIN_TABLE_ROWS = 10  # fewer cannot be split into training and validation usefully
+
+
+def load_csv(
+    path: str | Path, *, label: str = "label", seed: int = 0, valid_pct: float = 0.2
+) -> Split:
+    """A table of your own: a CSV file with a header row, numeric feature columns and a
+    `label` column (class names or numbers, mapped to 0..c-1 in sorted order). Rows are
+    split with `seed`; each feature is standardised with the training rows' mean and std."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header, body = rows[0], [row for row in rows[1:] if row]
+    if label not in header:
+        raise ValueError(f"{path} has no column {label!r}; its columns: {', '.join(header)}")
+    if len(body) < MIN_TABLE_ROWS:
+        raise ValueError(f"{path} has {len(body)} rows; at least {MIN_TABLE_ROWS} are needed")
+    at = header.index(label)
+    features = [name for i, name in enumerate(header) if i != at]
+    values = np.empty((len(body), len(features)), dtype=np.float32)
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
+        cells = [cell for i, cell in enumerate(row) if i != at]
+        for c, cell in enumerate(cells):
+            try:
+                values[r - 2, c] = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path} line {r}: column {features[c]!r} is not numeric ({cell[:40]!r})"
+                ) from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path} holds NaN or infinite values")
+    classes = sorted({row[at] for row in body})
+    index = {name: i for i, name in enumerate(classes)}
+    y = torch.tensor([index[row[at]] for row in body], dtype=torch.int64)
+    x = torch.from_numpy(values)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_valid = max(1, round(len(x) * valid_pct))
+    train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
+    x_train, x_valid = x[train_idx], x[valid_idx]
+    mean, std = x_train.mean(0), x_train.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # a constant column stays 0
+    return normalize(x_train, mean, std), y[train_idx], normalize(x_valid, mean, std), y[valid_idx]
+
+
 DATASETS: dict[str, Callable[..., Split]] = {
     "digits": load_digits,
+    "shifted_digits": load_shifted_digits,
     "synthetic": make_synthetic,
     "mnist": load_mnist,
+    "csv": load_csv,
 }
 
 

@@ -3,11 +3,11 @@ bounds of its query parameters, and the error responses each route documents."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.api.storable import storable_json, storable_text
 from app.catalog import ENTRY_NAME_MAX_LENGTH, ENTRY_NAME_PATTERN
@@ -170,15 +170,31 @@ class RunOut(BaseModel):
     owner: str | None = Field(
         None, description="`<host>:<pid>` of the process that trains the run."
     )
+    tags: list[str] = Field(default_factory=list)
+    note: str = ""
+    duration: float = Field(
+        0.0, description="Seconds spent running, pauses and server downtime left out."
+    )
+
+    @model_validator(mode="after")
+    def _running_stretch(self) -> RunOut:
+        """A running run's duration goes on: the stretch since `started_at` is on top."""
+        if self.status == "running" and self.started_at is not None:
+            self.duration += max(
+                0.0, (datetime.now(timezone.utc) - self.started_at).total_seconds()
+            )
+        return self
 
 
 class RunPage(BaseModel):
-    """One page of runs, newest first."""
+    """One page of runs, in the order asked for (newest first by default)."""
 
     items: list[RunOut]
     total: int
     limit: int
     offset: int
+    next: str | None = Field(None, description="`after=` this for the next page; null at the end.")
+    prev: str | None = Field(None, description="`before=` this for the page before; null first.")
 
 
 class Metrics(BaseModel):
@@ -205,7 +221,7 @@ _ERROR_DESCRIPTIONS = {
     "could not be parsed.",
     401: "FITBOARD_TOKEN is set and the request did not carry it (`Authorization: Bearer`).",
     403: "A browser page of another origin (FITBOARD_ALLOWED_ORIGINS).",
-    404: "No such run (or no such callback on the run).",
+    404: "No such run (or no such callback or file of the run).",
     409: "The run's state does not allow this; `status` names the state.",
     413: "The body is larger than FITBOARD_MAX_BODY_BYTES.",
 }

@@ -1,4 +1,5 @@
-"""The built-in recipes: an MLP (the default) and a small CNN, on digits, synthetic or local MNIST.
+"""The built-in recipes: an MLP (the default) and a small CNN, on digits, shifted digits,
+synthetic or local MNIST.
 
 Both train on a fresh install with no download: scikit-learn ships the digits.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -15,7 +16,7 @@ from torch import nn
 
 from trainer import DataBunch, Learner, get_cnn_model, get_data, get_model
 
-from .recipes import RecipeRegistry, TrainParams
+from .recipes import MAX_BATCH_SIZE, MAX_EPOCHS, RecipeRegistry, TrainParams
 
 __all__ = [
     "MAX_DATA_PATH_BYTES",
@@ -24,9 +25,11 @@ __all__ = [
     "MLPParams",
     "register_builtins",
     "resolve_dataset_path",
+    "warm_up",
 ]
 
-DatasetName = Literal["digits", "synthetic", "mnist"]
+DatasetName = Literal["digits", "shifted_digits", "synthetic", "mnist", "csv"]
+FILE_DATASETS = ("mnist", "csv")  # the datasets read from FITBOARD_DATASETS_DIR
 DEFAULT_MNIST_PATH = "mnist"
 
 
@@ -34,7 +37,7 @@ MAX_DATA_PATH_BYTES = 255  # one file name's worth (NAME_MAX): ample for `mnist/
 _IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 
-def resolve_dataset_path(relative: str, datasets_dir: Path) -> Path:
+def resolve_dataset_path(relative: str, datasets_dir: Path, dataset: str = "mnist") -> Path:
     """`datasets_dir / relative`: an `.npz` file or a directory of MNIST IDX files inside
     `datasets_dir`. Refuses anything else: paths that leave it (`..`, absolute paths, symlinks
     pointing out), the directory itself, what does not exist, a directory without the IDX
@@ -54,7 +57,7 @@ def resolve_dataset_path(relative: str, datasets_dir: Path) -> Path:
             raise ValueError("must name a file or directory inside FITBOARD_DATASETS_DIR")
         if not candidate.exists():
             raise ValueError(f"{relative!r} does not exist in FITBOARD_DATASETS_DIR")
-        _check_dataset_shape(relative, candidate)
+        _check_dataset_shape(relative, candidate, dataset)
     # Too long for the OS, a name it cannot encode, a symlink loop (RuntimeError before 3.13).
     except (OSError, UnicodeError, RuntimeError) as exc:
         # The OS's message names the server's path: say what it was about, not where.
@@ -75,8 +78,13 @@ def _reason(exc: Exception) -> str:
     return "a name the file system cannot encode"
 
 
-def _check_dataset_shape(relative: str, candidate: Path) -> None:
-    """What `trainer.load_mnist` reads: an .npz file, or a directory holding the IDX files."""
+def _check_dataset_shape(relative: str, candidate: Path, dataset: str) -> None:
+    """What `trainer.load_mnist` reads: an .npz file, or a directory holding the IDX files;
+    what `trainer.load_csv` reads: a .csv file."""
+    if dataset == "csv":
+        if not candidate.is_file() or candidate.suffix.lower() != ".csv":
+            raise ValueError(f"{relative!r} must be a .csv file")
+        return
     if candidate.is_dir():
         for stem in _IDX_STEMS:
             if not any((candidate / name).is_file() for name in (f"{stem}.gz", stem)):
@@ -100,14 +108,25 @@ class DataParams(TrainParams):
     """TrainParams plus the dataset to train on."""
 
     dataset: DatasetName = Field(
-        default="digits", description="digits and synthetic need no download."
+        default="digits",
+        description="digits, shifted_digits (9x digits) and synthetic need no download.",
     )
     data_path: str | None = Field(
         default=None,
         max_length=255,
         validate_default=True,
-        description="mnist only: IDX .gz directory or .npz file, relative to "
-        f"FITBOARD_DATASETS_DIR (default {DEFAULT_MNIST_PATH!r}).",
+        description="mnist: IDX .gz directory or .npz file (default "
+        f"{DEFAULT_MNIST_PATH!r}); csv: a .csv file with a header row. Relative to "
+        "FITBOARD_DATASETS_DIR.",
+        # The launch form shows the field only for the datasets that read files.
+        json_schema_extra={"x-datasets": list(FILE_DATASETS)},
+    )
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="csv only: the column holding the class of each row (default 'label').",
+        json_schema_extra={"x-datasets": ["csv"]},
     )
     _data_file: Path | None = PrivateAttr(None)
 
@@ -115,27 +134,35 @@ class DataParams(TrainParams):
     @classmethod
     def _check_data_path(cls, value: str | None, info: ValidationInfo) -> str | None:
         dataset = info.data.get("dataset")
-        if dataset != "mnist":
+        if dataset not in FILE_DATASETS:
             if value is not None:
-                raise ValueError("is only used with dataset 'mnist'")
+                names = " or ".join(map(repr, FILE_DATASETS))
+                raise ValueError(f"is only used with dataset {names}")
             return None
+        if dataset == "csv" and not value:
+            raise ValueError("is required with dataset 'csv': a .csv file in FITBOARD_DATASETS_DIR")
         value = value or DEFAULT_MNIST_PATH
-        resolve_dataset_path(value, _datasets_dir(info))
+        resolve_dataset_path(value, _datasets_dir(info), dataset)
         return value
 
     @model_validator(mode="after")
     def _remember_data_file(self, info: ValidationInfo) -> DataParams:
         if self.data_path is not None:
-            self._data_file = resolve_dataset_path(self.data_path, _datasets_dir(info))
+            self._data_file = resolve_dataset_path(
+                self.data_path, _datasets_dir(info), self.dataset
+            )
         return self
 
     def load_data(self) -> DataBunch:
         """The chosen dataset as a DataBunch of this batch size (validation batches twice it)."""
         # The validation split is fixed (trainer's default), so runs with different seeds compare.
-        if self.dataset != "mnist":
+        if self.dataset not in FILE_DATASETS:
             return DataBunch.from_arrays(*get_data(self.dataset), self.bs, seed=self.seed)
+        options: dict[str, Any] = {"path": self._data_file}
+        if self.dataset == "csv":
+            options |= {"label": self.label or "label", "seed": self.seed}
         try:
-            arrays = get_data(self.dataset, path=self._data_file)
+            arrays = get_data(self.dataset, **options)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             # A run's error is shown to clients: name the file as they did, not where it is.
             message = str(exc).replace(str(self._data_file), repr(self.data_path))
@@ -144,9 +171,19 @@ class DataParams(TrainParams):
 
 
 class MLPParams(DataParams):
-    """Parameters of the `mlp` recipe."""
+    """Parameters of the `mlp` recipe. The defaults are the first run a new user sees: real
+    images, a curve that keeps moving, and about 20-30 s on a laptop CPU (a point every
+    ~0.3 s), long enough to try stop, attach and pause."""
 
-    lr: float = Field(default=0.5, gt=0, le=10, description="Learning rate (SGD).")
+    epochs: int = Field(
+        default=80, ge=1, le=MAX_EPOCHS, description="Passes over the training data."
+    )
+    lr: float = Field(default=0.03, gt=0, le=10, description="Learning rate (SGD).")
+    bs: int = Field(default=8, ge=1, le=MAX_BATCH_SIZE, description="Training batch size.")
+    dataset: DatasetName = Field(
+        default="shifted_digits",
+        description="digits, shifted_digits (9x digits) and synthetic need no download.",
+    )
     nh: int = Field(default=50, ge=1, le=1024, description="Hidden units.")
 
 
@@ -187,3 +224,13 @@ def register_builtins(registry: RecipeRegistry) -> None:
         CNNParams,
     )(_cnn)
     registry.default = "mlp"
+
+
+def warm_up() -> None:
+    """Import now what building the first run would import on the spot: scikit-learn's
+    datasets and torch's optimizer machinery (the first `Optimizer` imports `torch._dynamo`).
+    About 2 s on a laptop; a server pays it at start, in a thread, so that a user's first run
+    shows its first point within a second of Start."""
+    import sklearn.datasets  # noqa: F401  (the import is the point)
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

@@ -89,7 +89,12 @@ class RunRow(Base):
 
     __tablename__ = "runs"
     # The runs page lists newest first, often filtered by status: one index serves both.
-    __table_args__ = (Index("ix_runs_status_created_at", "status", "created_at"),)
+    # It also sorts by any column of SORT_KEYS, each with the id to break ties (keyset pages).
+    __table_args__ = (
+        Index("ix_runs_status_created_at", "status", "created_at"),
+        *(Index(f"ix_runs_{key}_id", key, "id") for key in ("created_at", "name", "recipe")),
+        *(Index(f"ix_runs_{key}_id", key, "id") for key in ("status", "duration")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -110,13 +115,19 @@ class RunRow(Base):
     resources: Mapped[dict[str, Any] | None]
     placement: Mapped[dict[str, Any] | None]
     # A sweep's trial: its sweep and its Optuna trial number (both None for other runs).
-    # No foreign key: see migration 0004 (SQLite would copy `runs` to add one).
+    # No foreign key: see migration 0002_sweeps (SQLite would copy `runs` to add one).
     sweep_id: Mapped[str | None] = mapped_column(String(32), index=True)
     trial_number: Mapped[int | None]
     # Trained outside the server by a client that reports over /ws/report (owner: the
     # client's "<hostname>:<pid>"); only the holder of the run's write key may report on it.
     external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     write_key_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 hex of the key
+    # --- what people add (issue 11): labels to find runs by, and a note; both editable.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Seconds spent running, summed over its stretches (pauses and server downtime left out);
+    # the stretch in progress is `now - started_at` on top.
+    duration: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     callbacks: Mapped[list[CallbackRow]] = relationship(
         back_populates="run",

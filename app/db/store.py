@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, delete, func, insert, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.listing import RunQuery, RunsPage, keyset_page
 from app.db.models import CallbackRow, EventRow, RunRow, RunStatus, utcnow
 from app.live.messages import summary
 
@@ -84,16 +86,33 @@ class Store:
         self, statuses: Iterable[str] = (), *, limit: int = 50, offset: int = 0
     ) -> tuple[list[RunRow], int]:
         """A page of runs, newest first, optionally only those in `statuses`; and the total."""
-        query = select(RunRow)
-        count = select(func.count()).select_from(RunRow)
-        statuses = list(statuses)
-        if statuses:
-            query = query.where(RunRow.status.in_(statuses))
-            count = count.where(RunRow.status.in_(statuses))
-        query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc())
+        page = self.query_runs(RunQuery(statuses=tuple(statuses), limit=limit, offset=offset))
+        return page.rows, page.total
+
+    def query_runs(self, query: RunQuery) -> RunsPage:
+        """One page of runs as `query` sorts, searches and positions it (`app.db.listing`)."""
         with self._session() as session:
-            rows = session.scalars(query.limit(limit).offset(offset)).all()
-            return list(rows), session.scalar(count) or 0
+            return keyset_page(session, query)
+
+    def annotate(
+        self,
+        run_id: str,
+        *,
+        tags: list[str] | None = None,
+        note: str | None = None,
+        name: str | None = None,
+    ) -> bool:
+        """Set a run's tags, note or name (those given); False if there is no such run."""
+        values = {
+            key: value
+            for key, value in (("tags", tags), ("note", note), ("name", name))
+            if value is not None
+        }
+        if not values:
+            return self.get_run(run_id) is not None
+        with self._session.begin() as session:
+            statement = update(RunRow).where(RunRow.id == run_id).values(**values)
+            return _rowcount(session.execute(statement)) == 1
 
     def transition(
         self,
@@ -111,10 +130,11 @@ class Store:
         run another process changed meanwhile is left exactly as that process wrote it.
         """
         values = {"status": to.value, **fields}
+        now = utcnow()
         if to is RunStatus.RUNNING:
-            values.setdefault("started_at", utcnow())
+            values.setdefault("started_at", now)
         if to.finished:
-            values.setdefault("finished_at", utcnow())
+            values.setdefault("finished_at", now)
         statement = (
             update(RunRow)
             .where(RunRow.id == run_id, RunRow.status.in_([s.value for s in from_]))
@@ -123,6 +143,9 @@ class Store:
         if held_by is not None:
             statement = statement.where(RunRow.owner == held_by)
         with self._session.begin() as session:
+            if to is not RunStatus.RUNNING:  # a running stretch may end here: count it
+                values.setdefault("duration", _duration_until(session, run_id, now))
+                statement = statement.values(duration=values["duration"])
             return _rowcount(session.execute(statement)) == 1
 
     def unfinished_owners(self) -> list[tuple[str, str | None]]:
@@ -147,12 +170,20 @@ class Store:
         caller looked is left exactly as that process wrote it.
         """
         same_owner = RunRow.owner.is_(None) if owner is None else RunRow.owner == owner
-        statement = (
-            update(RunRow)
-            .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED), same_owner)
-            .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
-        )
         with self._session.begin() as session:
+            # The run ended when its process last said something, not when this one noticed:
+            # the time the server was down is neither in its finish time nor in its duration.
+            last = session.scalar(select(func.max(EventRow.time)).where(EventRow.run_id == run_id))
+            ended = utcnow() if last is None else datetime.fromtimestamp(last, timezone.utc)
+            statement = (
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status.in_(UNFINISHED), same_owner)
+                .values(
+                    status=RunStatus.INTERRUPTED.value,
+                    finished_at=ended,
+                    duration=_duration_until(session, run_id, ended),
+                )
+            )
             return _rowcount(session.execute(statement)) == 1
 
     def delete_run(self, run_id: str) -> None:
@@ -248,6 +279,19 @@ class Store:
         epochs = [data for kind, data in rows if kind == "epoch"]
         batches = [data for kind, data in rows if kind == "batch"]
         return epochs, batches
+
+
+def _duration_until(session: Session, run_id: str, end: datetime) -> float:
+    """The run's duration if its running stretch (if it is running) ended at `end`."""
+    row = session.execute(
+        select(RunRow.status, RunRow.started_at, RunRow.duration).where(RunRow.id == run_id)
+    ).first()
+    if row is None:
+        return 0.0
+    status, started_at, duration = row
+    if status != RunStatus.RUNNING.value or started_at is None:
+        return float(duration or 0.0)
+    return float(duration or 0.0) + max(0.0, (end - started_at).total_seconds())
 
 
 def _rowcount(result: Any) -> int:

@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.catalog import CallbackCatalog, RecipeRegistry
 from app.catalog.recipes import MAX_EPOCHS
 from app.config import Settings
@@ -26,6 +28,7 @@ from app.live.hub import EventHub
 from app.live.messages import (
     StopSource,
     callback_message,
+    resumed_message,
     status_message,
     stop_reason_dict,
     summary,
@@ -52,6 +55,7 @@ from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
 from app.runs.owners import interrupt_orphans, this_process
 from app.runs.requests import MAX_CALLBACKS_PER_RUN, HyperValues, RequestValidator, RunRequest
+from trainer import load_checkpoint
 
 __all__ = ["RunManager"]
 
@@ -265,24 +269,61 @@ class RunManager:
                 self._control(run_id, Resume())
                 return row
             if row.status != RunStatus.INTERRUPTED.value:
-                hint = " (only paused or interrupted runs)"
+                hint = " (only paused or interrupted runs; extend a finished one)"
                 raise RunStateConflict(run_id, row.status, "resume it", hint)
-            checkpoint = latest_checkpoint(self.settings.run_dir(run_id))
-            if checkpoint is None:
-                raise RunStateConflict(run_id, row.status, "resume it", ": it has no checkpoint")
-            self.store.transition(
-                run_id,
-                from_=[RunStatus.INTERRUPTED],
-                to=RunStatus.QUEUED,
-                owner=self.owner,
-                finished_at=None,
-                stop_reason=None,
-                error=None,
-            )
-            self._resume_from[run_id] = checkpoint
-            self.hub.open_run(run_id, self.store.last_seq(run_id))
-            self._enqueue(self.get(run_id))
+            self._requeue_from_checkpoint(row, "resume it")
         return self.get(run_id)
+
+    # --- extend (issue 11): more epochs for a finished run, from its checkpoint ----------
+
+    def extend(self, run_id: str, epochs: int) -> RunRow:
+        """Train a completed, stopped or early-stopped run `epochs` more epochs, from its
+        newest checkpoint, in the same run: one continuous history. InvalidRequest (at
+        `epochs`) when the new total is more than the recipe allows."""
+        with self._lock:
+            row = self.get(run_id)
+            extendable = (RunStatus.COMPLETED, RunStatus.STOPPED, RunStatus.EARLY_STOPPED)
+            if RunStatus(row.status) not in extendable:
+                hint = " (only completed, stopped or early-stopped runs)"
+                raise RunStateConflict(run_id, row.status, "extend it", hint)
+            done = len(self.store.metric_events(run_id)[0])
+            params = {**row.params, "epochs": done + epochs}
+            try:
+                self.recipes.validate_params(
+                    row.recipe, params, datasets_dir=self.settings.datasets_dir
+                )
+            except ValidationError as exc:
+                errors = [e for e in exc.errors() if e["loc"] == ("epochs",)]
+                message = f"{done} + {epochs} epochs: {errors[0]['msg'] if errors else exc}"
+                raise InvalidRequest.at(("epochs",), message) from None
+            self._requeue_from_checkpoint(row, "extend it", params=params)
+        return self.get(run_id)
+
+    def _requeue_from_checkpoint(
+        self, row: RunRow, action: str, params: dict[str, Any] | None = None
+    ) -> None:
+        """Queue a finished run again to continue after its newest checkpoint (under the
+        lock); a `resumed` message says from where."""
+        checkpoint = latest_checkpoint(self.settings.run_dir(row.id))
+        if checkpoint is None:
+            raise RunStateConflict(row.id, row.status, action, ": it has no checkpoint")
+        after_epoch = int(load_checkpoint(checkpoint)["epoch"])
+        changes: dict[str, Any] = {} if params is None else {"params": params}
+        self.store.transition(
+            row.id,
+            from_=[RunStatus(row.status)],
+            to=RunStatus.QUEUED,
+            owner=self.owner,
+            finished_at=None,
+            stop_reason=None,
+            error=None,
+            **changes,
+        )
+        self._resume_from[row.id] = checkpoint
+        self.hub.open_run(row.id, self.store.last_seq(row.id))
+        total = (params or row.params).get("epochs")
+        self.hub.publish(row.id, resumed_message(checkpoint.name, after_epoch, total))
+        self._enqueue(self.get(row.id))
 
     def delete(self, run_id: str) -> None:
         """Delete a finished run, its history and its directory."""

@@ -41,7 +41,7 @@ MAX_CALLBACKS_PER_RUN = 32
 class HyperValues(BaseModel):
     """Optimizer hyperparameters to set on a live run, each within the catalog's bounds."""
 
-    # strict: a JSON `false` is not a momentum of 0 (numbers only; ints still pass).
+    # Strict: a JSON `false` or `"0.1"` is not a number (the schema says so; lax mode took them).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     lr: float | None = Field(None, gt=0, le=HYPER_BOUNDS["lr"][1])

@@ -77,3 +77,52 @@ export function query(params) {
   const text = search.toString();
   return text ? `?${text}` : "";
 }
+
+/**
+ * Download `path` as a file named `filename`. Through fetch, not a plain link, so that the
+ * token goes with it (a link cannot carry the Authorization header). Throws ApiError.
+ */
+export async function download(path, filename) {
+  let response;
+  try {
+    response = await fetch(path, { headers: authHeaders() });
+  } catch {
+    reportConnection("unreachable");
+    throw new ApiError(0, null, "Cannot reach the fitboard server.");
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiError(response.status, data, messageOf(data, response));
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000); // the browser has it by then
+}
+
+/** PUT a file's bytes as the body (e.g. a CSV to /api/datasets/<name>); the decoded JSON. */
+export async function upload(path, file, type = "text/csv") {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "PUT",
+      headers: { Accept: "application/json", "Content-Type": type, ...authHeaders() },
+      body: file,
+    });
+  } catch {
+    reportConnection("unreachable");
+    throw new ApiError(0, null, "Cannot reach the fitboard server.");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data, messageOf(data, response));
+  return data;
+}

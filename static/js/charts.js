@@ -5,10 +5,66 @@ import { formatNumber as formatValue } from "./dom.js";
 
 export const COLORS = ["#1d4ed8", "#c2410c", "#047857", "#7e22ce", "#b91c1c", "#0e7490", "#a16207"];
 const DECIMATE_ABOVE = 4000; // points; fewer than this are drawn as they are
+const AUTO_LOG_DECADES = 2; // a loss spanning more than this many decades starts on a log axis
+
+/**
+ * Tick labels that stay distinct at any scale: as many decimals as the tick step needs
+ * (0.0012, 0.0014, ... when zoomed in, not "0, 0, 0"), powers of ten as 1e-5 on a log axis.
+ */
+export function tickLabels(splits, step, log = false) {
+  return splits.map((v) => {
+    if (v === null || v === undefined || !Number.isFinite(v)) return "";
+    if (v === 0) return "0";
+    const abs = Math.abs(v);
+    if (log || abs >= 1e5 || abs < 1e-3) {
+      const text = v.toExponential(log ? 0 : 1);
+      return text.replace("e+", "e").replace(/\.0e/, "e");
+    }
+    return v.toFixed(stepDecimals(step));
+  });
+}
+
+/** The decimals that write `step` exactly: 0.25 -> 2 (so 0.25 never shows as "0.3"). */
+function stepDecimals(step) {
+  if (!(step > 0)) return 2;
+  for (let d = 0; d < 8; d++) {
+    const scaled = step * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * scaled) return d;
+  }
+  return 8;
+}
+
+/** The index of the best finite value (min or max), or -1. */
+export function bestIndex(values, mode) {
+  let best = -1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || !Number.isFinite(v)) continue;
+    if (best < 0 || (mode === "max" ? v > values[best] : v < values[best])) best = i;
+  }
+  return best;
+}
+
+function decadesSpanned(values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v === null || !(v > 0)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return hi > lo ? Math.log10(hi / lo) : 0;
+}
 
 function uPlotClass() {
   if (!globalThis.uPlot) throw new Error("uPlot did not load (static/vendor/uplot)");
   return globalThis.uPlot;
+}
+
+/** An epoch axis: whole epochs, one either side of a single point. */
+function epochRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  return min === max ? [min - 1, max + 1] : [min, max];
 }
 
 /** One chart: a shared x axis and one or more y series, appended in increasing x. */
@@ -17,7 +73,15 @@ export class LiveChart {
    * container: an element with a [data-chart-body] child and optionally [data-chart-last].
    * series: [{label, color, dash?, width?}]; xLabel names the x axis.
    */
-  constructor(container, { series, xLabel, height = 220, logY = false, xIsEpoch = false }) {
+  /**
+   * logY: true / false, or "auto" (log once the first series spans over two decades, until the
+   * person picks with the chart's "log" toggle). best: {series, mode: "min"|"max"} marks the
+   * best point of that series (the best epoch) with a line.
+   */
+  constructor(
+    container,
+    { series, xLabel, height = 220, logY = false, xIsEpoch = false, best = null, controls = true },
+  ) {
     this.container = container;
     this.body = container.querySelector("[data-chart-body]") || container;
     this.lastLabel = container.querySelector("[data-chart-last]");
@@ -27,22 +91,91 @@ export class LiveChart {
     this.height = height;
     this.zoom = null; // [min, max] of x while the user has zoomed in
     this.dirty = false;
-    this.plot = this.createPlot({ xLabel, logY, xIsEpoch });
+    this.autoLog = logY === "auto";
+    this.logY = logY === true;
+    this.best = best;
+    this.plotOptions = { xLabel, xIsEpoch };
+    if (controls) this.addControls();
+    this.plot = this.createPlot();
     this.observeSize();
     this.updateLabels();
+    this.showControls();
   }
 
-  createPlot({ xLabel, logY, xIsEpoch }) {
+  /** A "log" toggle, a zoom hint and a "Reset zoom" button, in the chart's caption. */
+  addControls() {
+    const caption = this.container.querySelector("figcaption") || this.container;
+    const box = document.createElement("span");
+    box.className = "chart-controls";
+    const label = document.createElement("label");
+    label.className = "chart-log";
+    this.logBox = document.createElement("input");
+    this.logBox.type = "checkbox";
+    this.logBox.dataset.logToggle = "";
+    this.logBox.addEventListener("change", () => {
+      this.autoLog = false; // the person chose: never switch on their behalf again
+      this.setLog(this.logBox.checked);
+    });
+    label.append(this.logBox, " log");
+    this.hint = document.createElement("span");
+    this.hint.className = "chart-hint";
+    this.hint.textContent = "drag to zoom";
+    this.resetButton = document.createElement("button");
+    this.resetButton.type = "button";
+    this.resetButton.className = "button-quiet chart-reset";
+    this.resetButton.textContent = "Reset zoom";
+    this.resetButton.addEventListener("click", () => this.resetZoom());
+    box.append(label, this.hint, this.resetButton);
+    caption.append(box);
+  }
+
+  showControls() {
+    this.container.dataset.log = String(this.logY);
+    this.container.dataset.zoomed = String(this.zoom !== null);
+    if (!this.logBox) return;
+    this.logBox.checked = this.logY;
+    this.resetButton.hidden = this.zoom === null;
+    this.hint.hidden = this.zoom !== null || this.xs.length < 2;
+  }
+
+  /** Switch the y axis between linear and log (uPlot fixes a scale's kind at creation). */
+  setLog(on) {
+    if (on === this.logY) return;
+    this.logY = on;
+    this.plot.destroy();
+    this.plot = this.createPlot();
+    this.dirty = true;
+    this.draw();
+  }
+
+  resetZoom() {
+    this.zoom = null;
+    this.dirty = true;
+    this.draw();
+  }
+
+  createPlot() {
+    const { xLabel, xIsEpoch } = this.plotOptions;
     const UPlot = uPlotClass();
+    const log = this.logY;
     const opts = {
       width: Math.max(this.body.clientWidth, 240),
       height: this.height,
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
+      scales: {
+        // One epoch point sits mid-axis on whole epochs, not on a 0-2 axis ticked at 2.5.
+        x: { time: false, range: xIsEpoch ? epochRange : undefined },
+        y: log ? { distr: 3 } : {},
+      },
       axes: [
-        { label: xLabel, size: 40, incrs: xIsEpoch ? [1, 2, 5, 10, 20, 50, 100] : undefined },
-        { size: 56 },
+        {
+          label: xLabel,
+          size: 40,
+          incrs: xIsEpoch ? [1, 2, 5, 10, 20, 50, 100] : undefined,
+          values: (u, splits, _axis, _space, step) => tickLabels(splits, step),
+        },
+        { size: 60, values: (u, splits, _axis, _space, step) => tickLabels(splits, step, log) },
       ],
       series: [
         { label: xLabel },
@@ -56,9 +189,38 @@ export class LiveChart {
           spanGaps: true,
         })),
       ],
-      hooks: { setScale: [(u, key) => key === "x" && this.scaleChanged(u)] },
+      hooks: {
+        setScale: [(u, key) => key === "x" && this.scaleChanged(u)],
+        draw: [(u) => this.drawBest(u)],
+      },
     };
     return new UPlot(opts, [[], ...this.seriesDefs.map(() => [])], this.body);
+  }
+
+  /** The best point of the `best` series: a dashed vertical line through it, and a ring. */
+  drawBest(u) {
+    if (!this.best) return;
+    const i = bestIndex(this.ys[this.best.series] || [], this.best.mode);
+    this.container.dataset.bestX = i < 0 ? "" : String(this.xs[i]);
+    if (i < 0) return;
+    const x = u.valToPos(this.xs[i], "x", true);
+    const y = u.valToPos(this.ys[this.best.series][i], "y", true);
+    const { ctx } = u;
+    const { top, height } = u.bbox;
+    ctx.save();
+    ctx.strokeStyle = "#047857";
+    ctx.lineWidth = devicePixelRatio;
+    ctx.setLineDash([3 * devicePixelRatio, 3 * devicePixelRatio]);
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.lineWidth = 2 * devicePixelRatio;
+    ctx.beginPath();
+    ctx.arc(x, y, 6 * devicePixelRatio, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.restore();
   }
 
   observeSize() {
@@ -120,6 +282,10 @@ export class LiveChart {
   draw() {
     if (!this.dirty) return;
     this.dirty = false;
+    if (this.autoLog && !this.logY && decadesSpanned(this.ys[0]) > AUTO_LOG_DECADES) {
+      this.setLog(true); // redraws
+      return;
+    }
     const data = this.visibleData();
     this.drawing = true;
     this.plot.setData(data, this.zoom === null);
@@ -127,6 +293,7 @@ export class LiveChart {
     this.drawing = false;
     this.container.dataset.drawn = String(data[0].length);
     this.updateLabels();
+    this.showControls();
   }
 
   visibleData() {
@@ -138,12 +305,17 @@ export class LiveChart {
       hi = Math.min(n, lowerBound(this.xs, this.zoom[1]) + 1);
     }
     if (hi - lo <= DECIMATE_ABOVE) {
-      return [this.xs.slice(lo, hi), ...this.ys.map((ys) => ys.slice(lo, hi))];
+      return [this.xs.slice(lo, hi), ...this.ys.map((ys) => this.drawable(ys.slice(lo, hi)))];
     }
     // Two points (min and max) per pixel column of the first series keeps every spike visible.
     const buckets = Math.max(100, Math.floor(this.plot.bbox.width / devicePixelRatio || 800));
     const idx = minMaxIndices(this.ys[0], lo, hi, buckets);
-    return [idx.map((i) => this.xs[i]), ...this.ys.map((ys) => idx.map((i) => ys[i]))];
+    return [idx.map((i) => this.xs[i]), ...this.ys.map((ys) => this.drawable(idx.map((i) => ys[i])))];
+  }
+
+  /** A log axis cannot place zero or less: such points become gaps. */
+  drawable(values) {
+    return this.logY ? values.map((v) => (v !== null && v > 0 ? v : null)) : values;
   }
 
   scaleChanged(u) {
@@ -151,6 +323,7 @@ export class LiveChart {
     const { min, max } = u.scales.x;
     const full = min <= this.xs[0] && max >= this.xs[this.xs.length - 1];
     this.zoom = full ? null : [min, max];
+    this.showControls();
     if (this.xs.length > DECIMATE_ABOVE) {
       this.dirty = true;
       requestAnimationFrame(() => this.draw()); // re-decimate for the zoomed range

@@ -3,6 +3,7 @@
 import { api, ApiError } from "./api.js";
 import { initConnectionBanner } from "./connection.js";
 import { COLORS, LiveChart } from "./charts.js";
+import { renderCompareTable } from "./compare_table.js";
 import { badge, el, replaceChildren, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { epochNumber, metricNames, metricOf } from "./messages.js";
@@ -41,10 +42,30 @@ function chartFor(split, name) {
   const chart = new LiveChart(figure, {
     xLabel: "epoch",
     xIsEpoch: true,
+    logY: name === "loss" ? "auto" : false,
     series: runs.map((entry) => ({ label: entry.run.name || entry.id, color: entry.color })),
   });
   charts.set(key, chart);
   return chart;
+}
+
+/** The table, and the statistic chooser's options (keeping the choice). */
+function renderDetails() {
+  document.getElementById("compare-details").hidden = runs.length === 0;
+  renderCompareTable(document.getElementById("compare-table"), runs, swatch);
+  const select = document.getElementById("compare-metric");
+  const chosen = select.value;
+  const options = statistics().map(([split, name]) => {
+    const key = `${split} ${name}`;
+    return el("option", { value: key, selected: key === chosen }, key.replace(/_/g, " "));
+  });
+  replaceChildren(select, el("option", { value: "" }, "every statistic"), options);
+  showChosenChart();
+}
+
+function showChosenChart() {
+  const chosen = document.getElementById("compare-metric").value;
+  for (const [key, chart] of charts) chart.container.hidden = Boolean(chosen) && key !== chosen;
 }
 
 function redraw() {
@@ -103,6 +124,7 @@ function applyMessages(messages) {
     }
   }
   redraw();
+  renderDetails();
 }
 
 async function main() {
@@ -124,6 +146,11 @@ async function main() {
   }
   renderRunList();
   redraw();
+  renderDetails();
+  document.getElementById("compare-metric").addEventListener("change", showChosenChart);
+  document.getElementById("compare-only-differing").addEventListener("change", (event) => {
+    document.getElementById("compare-table").classList.toggle("only-differing", event.target.checked);
+  });
   const queue = new FrameQueue(applyMessages);
   new MessageStream("/ws/runs", { onMessages: (m) => queue.pushAll(m) }).connect();
 }

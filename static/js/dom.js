@@ -74,12 +74,9 @@ export function formatTime(iso) {
   });
 }
 
-/** "1 min 05 s" style duration between two ISO timestamps (end defaults to now). */
-export function formatDuration(startIso, endIso) {
-  if (!startIso) return "–";
-  const start = new Date(startIso).getTime();
-  const end = endIso ? new Date(endIso).getTime() : Date.now();
-  const exact = Math.max(0, (end - start) / 1000);
+/** "4.2 s", "38 s", "1 min 05 s", "2 h 03 min". */
+export function formatSeconds(value) {
+  const exact = Math.max(0, value);
   if (exact < 60) return `${exact.toFixed(exact < 10 ? 1 : 0)} s`;
   const seconds = Math.round(exact);
   const minutes = Math.floor(seconds / 60);

@@ -1,6 +1,6 @@
 // The launch form: recipe parameters and launch-time callbacks, built from the API's schemas
 // (each catalog entry's `params_schema`).
-import { api, ApiError } from "./api.js";
+import { api, ApiError, upload } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
 import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
 import { runPageUrl } from "./urls.js";
@@ -30,6 +30,8 @@ export class LaunchForm {
     });
     this.form.addEventListener("submit", (event) => this.send(event));
     this.showRecipe();
+    const from = new URLSearchParams(window.location.search).get("from");
+    if (from) await this.prefill(from);
   }
 
   showRecipe() {
@@ -37,6 +39,95 @@ export class LaunchForm {
     replaceChildren(this.paramsBox);
     this.form.querySelector("#recipe-help").textContent = recipe ? recipe.description || "" : "";
     this.params = recipe ? buildSchemaFields(this.paramsBox, recipe.params_schema, "params.") : null;
+    this.datasetFields(recipe);
+  }
+
+  /**
+   * A field whose schema names `x-datasets` (data_path: the datasets that read files) shows
+   * only while one of those datasets is chosen.
+   */
+  datasetFields(recipe) {
+    const properties = (recipe && recipe.params_schema.properties) || {};
+    const dataset = this.paramsBox.querySelector('[name="params.dataset"]');
+    const dependent = Object.entries(properties).filter(([, schema]) => schema["x-datasets"]);
+    if (!dataset || !dependent.length) return;
+    const update = () => {
+      let chosen = dataset.value;
+      try {
+        chosen = JSON.parse(chosen);
+      } catch {
+        // a plain value
+      }
+      for (const [name, schema] of dependent) {
+        const field = this.paramsBox.querySelector(`[data-path="params.${CSS.escape(name)}"]`);
+        if (field) field.hidden = !schema["x-datasets"].includes(chosen);
+      }
+    };
+    dataset.addEventListener("change", update);
+    update();
+    this.addUpload(dataset);
+  }
+
+  /** Under data_path, for the csv dataset: upload a CSV file into FITBOARD_DATASETS_DIR. */
+  addUpload(dataset) {
+    const field = this.paramsBox.querySelector('[data-path="params.data_path"]');
+    if (!field) return;
+    const input = el("input", { type: "file", accept: ".csv,text/csv", id: "dataset-upload" });
+    const note = el("p", { class: "help", id: "dataset-upload-result", role: "status" });
+    const box = el(
+      "div",
+      { class: "dataset-upload", hidden: true },
+      el("label", { for: "dataset-upload" }, "or upload a CSV"),
+      input,
+      note,
+    );
+    field.append(box);
+    const show = () => {
+      box.hidden = !dataset.value.includes("csv");
+    };
+    dataset.addEventListener("change", show);
+    show();
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      const name = csvName(file.name);
+      note.textContent = `Uploading ${name}…`;
+      try {
+        const table = await upload(`/api/datasets/${encodeURIComponent(name)}`, file);
+        field.querySelector('[name="params.data_path"]').value = table.name;
+        const label = this.paramsBox.querySelector('[name="params.label"]');
+        if (label && !label.value && !table.columns.includes("label")) {
+          label.value = table.columns[table.columns.length - 1]; // the usual place of the class
+        }
+        note.textContent = `Uploaded ${table.name}: ${table.rows} rows; columns ${table.columns.join(", ")}.`;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        note.textContent = `Not uploaded: ${err.fieldErrors[0]?.msg || err.message}`;
+      }
+    });
+  }
+
+  /** "Run again": this form, filled with run `id`'s recipe, parameters and callbacks. */
+  async prefill(id) {
+    let run;
+    try {
+      run = await api(`/api/runs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return;
+    }
+    this.recipeSelect.value = run.recipe;
+    this.showRecipe();
+    restoreValues(this.paramsBox, "params.", run.params || {});
+    this.paramsBox.querySelector('[name="params.dataset"]')?.dispatchEvent(new Event("change"));
+    for (const cb of run.callbacks || []) {
+      this.addCallback(cb.name);
+      const i = this.blocks.length - 1;
+      restoreValues(this.blocks[i].fields, `callbacks.${i}.params.`, cb.params || {});
+    }
+    this.form.querySelector("#run-name").value = `${run.name || run.id} again`.slice(0, 200);
+    this.form.dataset.prefilledFrom = run.id;
+    this.recipeSelect.focus();
   }
 
   addCallback(name) {
@@ -101,6 +192,12 @@ export class LaunchForm {
       this.submit.disabled = false;
     }
   }
+}
+
+/** A file name the datasets API takes: letters, digits, _ and -, ending in .csv. */
+function csvName(fileName) {
+  const stem = fileName.replace(/\.csv$/i, "").replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  return `${(stem || "dataset").slice(0, 60)}.csv`;
 }
 
 function restoreValues(container, prefix, values) {

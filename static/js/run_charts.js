@@ -21,6 +21,7 @@ export class RunCharts {
     this.resmoothPending = false; // points were inserted before the end: smooth again at draw
     this.batch = new LiveChart(root.querySelector("#chart-batch-loss"), {
       xLabel: "iteration",
+      logY: "auto",
       series: [
         { label: "loss", color: "#93c5fd", width: 1 },
         { label: "smoothed", color: COLORS[0], width: 2 },
@@ -34,10 +35,21 @@ export class RunCharts {
     this.epochLoss = new LiveChart(root.querySelector("#chart-epoch-loss"), {
       xLabel: "epoch",
       xIsEpoch: true,
+      logY: "auto",
+      best: { series: 1, mode: "min" }, // the epoch of the lowest validation loss
       series: [
         { label: "train", ...TRAIN },
         { label: "valid", ...VALID },
       ],
+    });
+    // Sampled once a second by the worker: CPU % (100 = one core) and resident memory.
+    this.system = new LiveChart(root.querySelector("#chart-system"), {
+      xLabel: "iteration",
+      series: [
+        { label: "CPU %", color: COLORS[3] },
+        { label: "RSS MB", color: COLORS[5], dash: [6, 4] },
+      ],
+      height: 160,
     });
     this.metricBox = root.querySelector("#metric-charts");
     this.metrics = new Map(); // metric name -> LiveChart
@@ -138,6 +150,7 @@ export class RunCharts {
     chart = new LiveChart(figure, {
       xLabel: "epoch",
       xIsEpoch: true,
+      best: { series: 1, mode: /loss|error/.test(name) ? "min" : "max" },
       series: [
         { label: `train ${name}`, ...TRAIN },
         { label: `valid ${name}`, ...VALID },
@@ -145,6 +158,13 @@ export class RunCharts {
     });
     this.metrics.set(name, chart);
     return chart;
+  }
+
+  /** A `system` message ({cpu_percent, rss_bytes, iter}). */
+  addSystem(message) {
+    if (!Number.isFinite(message.iter)) return;
+    const mb = Number.isFinite(message.rss_bytes) ? message.rss_bytes / 2 ** 20 : null;
+    this.system.append(message.iter, [message.cpu_percent, mb]);
   }
 
   /** Redraw what changed (call once per animation frame). */
@@ -155,6 +175,7 @@ export class RunCharts {
     }
     this.batch.draw();
     this.lr.draw();
+    this.system.draw();
     this.epochLoss.draw();
     for (const chart of this.metrics.values()) chart.draw();
   }

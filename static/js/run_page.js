@@ -2,8 +2,10 @@
 // The REST history says up to which seq it goes; the WebSocket resumes after that seq and
 // again after every reconnect, and the charts drop any point at an x they already have.
 import { api, ApiError, query } from "./api.js";
+import { ArtifactsPanel } from "./artifacts_panel.js";
+import { NotesPanel } from "./notes_panel.js";
 import { initConnectionBanner } from "./connection.js";
-import { FINISHED, formatDuration, formatTime, setBadge } from "./dom.js";
+import { FINISHED, formatSeconds, formatTime, setBadge } from "./dom.js";
 import { FrameQueue } from "./frame_queue.js";
 import { HyperEditor } from "./hyper_editor.js";
 import {
@@ -14,12 +16,14 @@ import {
   whereLabel,
 } from "./messages.js";
 import { RunCharts } from "./run_charts.js";
+import { RunFacts } from "./run_facts.js";
 import { RunControls } from "./run_controls.js";
 import { CallbacksPanel, EventLog, renderConfig } from "./run_panels.js";
 import { runSocketPath, runUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
 const EVENTS_PAGE = 10000; // the most GET /api/runs/{id}/events returns at once
+const EXTENDABLE = new Set(["completed", "stopped", "early_stopped"]); // POST /extend
 
 /** Every stored message of a run after `afterSeq`, oldest first, page by page. */
 async function fetchEvents(runId, afterSeq = 0) {
@@ -44,6 +48,13 @@ class RunPage {
     this.controls = new RunControls(root, this.runId);
     this.hypers = new HyperEditor(root, this.runId);
     this.log = new EventLog(root.querySelector("#event-log"));
+    this.artifacts = new ArtifactsPanel(root, this.runId);
+    this.notes = new NotesPanel(root, this.runId);
+    this.facts = new RunFacts(root);
+    // The run's duration: the server's figure at load, then ticking while it runs (live
+    // status messages stop and restart it; the history replay is already in the figure).
+    this.clock = { base: 0, since: null };
+    this.replaying = false;
     this.queue = new FrameQueue((messages) => this.apply(messages));
     this.stream = new MessageStream(runSocketPath(this.runId), {
       resumeSeq: true,
@@ -66,15 +77,21 @@ class RunPage {
 
   async load() {
     this.run = await api(runUrl(this.runId));
+    this.clock = { base: this.run.duration || 0, since: this.run.status === "running" ? Date.now() / 1000 : null };
+    this.notes.set(this.run);
     this.showRun();
     this.callbacks.set(this.run.callbacks);
     this.hypers.setRun(this.run);
     this.wireStop();
+    this.wireContinue();
+    this.artifacts.refresh();
     const specs = this.callbacks.load().catch((err) => this.callbacks.showError(err));
     // The saved messages are the whole history (every batch message too); the stream then
     // resumes after the last one's seq.
     const events = await fetchEvents(this.runId);
+    this.replaying = true;
     this.apply(events);
+    this.replaying = false;
     const lastSeq = events.reduce((max, m) => Math.max(max, m.seq || 0), 0);
     this.stream.markSeen(this.runId, lastSeq);
     this.root.dataset.historySeq = String(lastSeq);
@@ -93,6 +110,7 @@ class RunPage {
       else if (message.type === "callback") this.callbacks.apply(message);
       else if (message.type === "hyper") this.hyper(message);
       else if (message.type === "evaluation") this.controls.evaluated();
+      else if (message.type === "system") this.charts.addSystem(message);
     }
     this.log.add(messages);
     this.charts.draw();
@@ -107,6 +125,8 @@ class RunPage {
   epoch(message) {
     this.charts.addEpoch(message);
     this.hypers.observe(message);
+    this.artifacts.soon(); // a checkpoint callback may have written a file
+    this.facts.observe(message);
     this.run.latest = message;
     this.root.querySelector("#run-epoch").textContent = epochLabel(message, this.run);
   }
@@ -133,6 +153,7 @@ class RunPage {
       this.restarted = true;
     }
     this.lastStatus = message.status;
+    if (!this.replaying) this.tickClock(message);
     this.run.status = message.status;
     this.run.stop_reason = message.stop_reason ?? null;
     this.run.error = message.error ?? null;
@@ -156,6 +177,7 @@ class RunPage {
     this.stopRequestedAt = null;
     this.showStopResult(delay);
     this.showConfig();
+    this.artifacts.refresh();
   }
 
   setStatus(status) {
@@ -168,6 +190,7 @@ class RunPage {
     this.controls.setStatus(status, { stopping: this.stopRequestedAt !== null });
     this.hypers.setStatus(status, !live);
     this.callbacks.setLive(live);
+    this.root.querySelector("#extend-form").hidden = !EXTENDABLE.has(status);
     this.showLive();
     this.showTimes();
     if (!live) this.showStopResult(null);
@@ -190,13 +213,22 @@ class RunPage {
     node.title = this.run.placement?.node ? `Ray node ${this.run.placement.node}` : "";
   }
 
+  /** A live status message: a running stretch ends (paused, finished) or begins. */
+  tickClock(message) {
+    const at = message.time || Date.now() / 1000;
+    if (this.clock.since !== null) this.clock.base += Math.max(0, at - this.clock.since);
+    this.clock.since = message.status === "running" ? at : null;
+  }
+
   showTimes() {
     const run = this.run;
     if (!run) return;
     this.root.querySelector("#run-started").textContent = formatTime(run.started_at);
-    this.root.querySelector("#run-duration").textContent = run.started_at
-      ? formatDuration(run.started_at, run.finished_at)
-      : "–";
+    const { base, since } = this.clock;
+    const seconds = base + (since === null ? 0 : Math.max(0, Date.now() / 1000 - since));
+    this.root.querySelector("#run-duration").textContent =
+      run.started_at || base > 0 ? formatSeconds(seconds) : "–";
+    this.facts.render(run);
   }
 
   /** "Stopped at epoch 2, iteration 130, 0.21 s after the request." */
@@ -234,6 +266,26 @@ class RunPage {
     });
   }
 
+  /** "Run again" opens the launch form prefilled; "Extend" trains a finished run on. */
+  wireContinue() {
+    this.root.querySelector("#run-again").href = `/?from=${encodeURIComponent(this.runId)}`;
+    const form = this.root.querySelector("#extend-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = this.root.querySelector("#extend-result");
+      const epochs = Number(form.querySelector("#extend-epochs").value);
+      result.textContent = "";
+      try {
+        const run = await api(runUrl(this.runId, "extend"), { method: "POST", body: { epochs } });
+        this.run.params = run.params; // the new total: "6 / 10"
+        result.textContent = `Queued to epoch ${run.params.epochs}.`;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        result.textContent = `Could not extend: ${err.fieldErrors[0]?.msg || err.message}`;
+      }
+    });
+  }
+
   async requestStop() {
     const button = this.root.querySelector("#stop-button");
     const node = this.root.querySelector("#stop-result");
@@ -257,11 +309,18 @@ class RunPage {
   showLive(state = this.liveState) {
     this.liveState = state;
     const node = this.root.querySelector("#run-live");
-    const paused = state === "open" && this.run?.status === "paused";
+    const status = this.run?.status;
+    const paused = state === "open" && status === "paused";
+    // The dot says whether the run trains, not only whether the socket is open: a finished
+    // run's stream stays open (a resume goes on in it), but nothing is live.
+    const training = state === "open" && (status === "running" || status === "paused");
     node.dataset.state = state;
     node.dataset.paused = String(paused);
+    node.dataset.training = String(training);
     const labels = { open: "live", closed: "reconnecting…", connecting: "connecting…", ended: "offline" };
-    node.textContent = paused ? "live · paused" : labels[state] || state;
+    if (paused) node.textContent = "live · paused";
+    else if (state === "open" && !training) node.textContent = status === "queued" ? "waiting to start" : "not training";
+    else node.textContent = labels[state] || state;
   }
 
   showLoadError(err) {

@@ -174,6 +174,13 @@ function describe(message) {
       );
       return { kind: "epoch", text: `epoch ${epochNumber(message)}: ${stats.join(", ")} (train / valid)` };
     }
+    case "resumed": {
+      const to = Number.isFinite(message.epochs) ? `, to epoch ${message.epochs}` : "";
+      return {
+        kind: "status",
+        text: `resumed from ${message.checkpoint} after epoch ${message.after_epoch + 1}${to}`,
+      };
+    }
     case "error":
       return { kind: "error", text: message.message || message.error || "error" };
     default:

@@ -15,7 +15,7 @@ from tests.fixtures.server import LiveServer
 FINISHED = {"completed", "stopped", "early_stopped", "pruned", "failed", "interrupted"}
 # bs=2 makes an epoch of digits last about half a second on one thread: long enough to act on
 # a running run, short enough that a few epochs pass within a test.
-SLOW_PARAMS = {"epochs": 100, "bs": 2}
+SLOW_PARAMS = {"epochs": 100, "bs": 2, "dataset": "digits"}
 
 
 @pytest.fixture

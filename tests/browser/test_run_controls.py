@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 # 180 batches an epoch, 100 epochs: about 10-20 s of training on a shared core, long enough to
 # act on mid-run and short enough to wait for its end.
-LONG_PARAMS = {"epochs": 100, "bs": 8}
+LONG_PARAMS = {"epochs": 100, "bs": 8, "dataset": "digits", "lr": 0.5}
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_a_new_lr_from_the_editor_is_acknowledged_and_drawn(
 ) -> None:
     open_running(page, server, run_id)
     lr = page.locator('#hyper-form [name="lr"]')
-    expect(lr).to_have_value("0.5")  # mlp's default, from the run's batches
+    expect(lr).to_have_value("0.5")  # as launched, from the run's batches
     expect(page.locator('#hyper-form [name="momentum"]')).to_have_value("")  # not a run param
 
     lr.fill("0.05")

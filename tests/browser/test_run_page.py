@@ -171,7 +171,7 @@ def test_a_dropped_websocket_resumes_after_the_last_seq_without_gap_or_duplicate
 def test_a_finished_run_shows_its_whole_history(
     page: Any, server: LiveServer, api: httpx.Client
 ) -> None:
-    run_id = start_run(api, {"epochs": 3, "bs": 64})
+    run_id = start_run(api, {"epochs": 3, "bs": 64, "dataset": "digits"})
     run = wait_for_run(api, run_id, {"completed"})
     page.goto(f"{server.url}/runs/{run_id}")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")

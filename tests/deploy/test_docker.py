@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 from packaging.requirements import Requirement
@@ -96,11 +97,13 @@ def test_constraints_pin_every_runtime_dependency_within_pyproject_ranges():
     assert pins["torch"].local is None and pins["torch"] < Version("2.14")
 
 
+@pytest.mark.compose
 def test_compose_file_is_valid_with_the_example_env():
     result = compose("config", "-q", env_file=ROOT / ".env.example")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.compose
 def test_compose_wires_app_to_a_healthy_postgres_on_loopback():
     result = compose("--profile", "gpu", "config", env_file=ROOT / ".env.example")
     assert result.returncode == 0, result.stderr
@@ -126,6 +129,7 @@ def test_compose_wires_app_to_a_healthy_postgres_on_loopback():
     assert "profiles" not in app
 
 
+@pytest.mark.compose
 def test_compose_ray_profile_runs_the_app_as_the_driver_of_a_head_and_workers():
     result = compose("--profile", "ray", "config", env_file=ROOT / ".env.example")
     assert result.returncode == 0, result.stderr
@@ -144,6 +148,7 @@ def test_compose_ray_profile_runs_the_app_as_the_driver_of_a_head_and_workers():
     assert head.get("shm_size") and worker.get("shm_size")  # the object store is in /dev/shm
 
 
+@pytest.mark.compose
 def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path):
     env_file = tmp_path / ".env"
     env_file.write_text("POSTGRES_PASSWORD=some-long-password-for-the-test\n")

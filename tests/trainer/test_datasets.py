@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 
 import numpy as np
@@ -40,6 +41,21 @@ def test_digits_is_the_default_split_and_normalised_with_training_stats(digits):
     assert not torch.equal(other[1], y_train)
 
 
+def test_shifted_digits_holds_each_training_image_and_its_eight_one_pixel_moves():
+    x_train, y_train, x_valid, y_valid = get_data("shifted_digits")
+    _, plain_y, _, plain_valid_y = get_data("digits")
+    assert x_train.shape == (9 * 1438, 64) and x_valid.shape == (359, 64)
+    assert torch.equal(y_train, plain_y.repeat(9)) and torch.equal(y_valid, plain_valid_y)
+    assert abs(x_train.mean().item()) < 1e-5 and abs(x_train.std().item() - 1) < 1e-5
+    images = x_train.view(9, 1438, 8, 8)
+    background = images[0].min()
+    # The first move is one pixel up and left: the original's pixel (1, 1) lands on (0, 0),
+    # and the new bottom row and right column are background.
+    assert torch.equal(images[1][:, :7, :7], images[0][:, 1:, 1:])
+    assert (images[1][:, 7, :] == background).all() and (images[1][:, :, 7] == background).all()
+    assert len({images[k].sum().item() for k in range(9)}) == 9  # nine different sets
+
+
 def test_synthetic_is_seeded_mnist_shaped_and_learnable():
     x_train, y_train, x_valid, y_valid = make_synthetic(2000, 500, seed=0)
     assert x_train.shape == (2000, 784) and x_valid.shape == (500, 784)
@@ -54,7 +70,9 @@ def test_synthetic_is_seeded_mnist_shaped_and_learnable():
 
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(
-        ValueError, match="unknown dataset 'cifar'; choose one of digits, synthetic, mnist"
+        ValueError,
+        match="unknown dataset 'cifar'; choose one of digits, shifted_digits, synthetic, mnist, "
+        "csv",
     ):
         get_data("cifar")
 
@@ -114,3 +132,39 @@ def test_corrupt_idx_file_is_refused(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"not idx"))
     with pytest.raises(ValueError, match="is not an IDX file"):
         load_mnist(tmp_path)
+
+
+def _table(path, rows, header="a,b,label"):
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_csv_of_your_own_is_split_standardised_and_labelled(tmp_path):
+    rows = [f"{i},{10 * (i % 2) + i / 100},{'odd' if i % 2 else 'even'}" for i in range(50)]
+    x_train, y_train, x_valid, y_valid = get_data("csv", path=_table(tmp_path / "t.csv", rows))
+    assert x_train.shape == (40, 2) and x_valid.shape == (10, 2)
+    assert torch.allclose(x_train.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(x_train.std(0), torch.ones(2), atol=1e-5)
+    assert set(torch.cat([y_train, y_valid]).tolist()) == {0, 1}  # even -> 0, odd -> 1
+    # The label follows its row: column b is large exactly for the odd rows.
+    assert ((x_train[:, 1] > 0) == (y_train == 1)).all()
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "message"),
+    [
+        (["1,2,x"] * 12, "a,b,kind", "has no column 'label'; its columns: a, b, kind"),
+        (["1,oops,x"] * 12, "a,b,label", "line 2: column 'b' is not numeric ('oops')"),
+        (["1,2,x"] * 3, "a,b,label", "has 3 rows; at least 10 are needed"),
+        (["1,2,x", "1,2"] * 6, "a,b,label", "line 3: 2 fields, the header has 3"),
+        (["1,nan,x"] * 12, "a,b,label", "NaN or infinite"),
+    ],
+)
+def test_a_bad_csv_is_refused_with_the_reason(tmp_path, rows, header, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_data("csv", path=_table(tmp_path / "t.csv", rows, header))
+
+
+def test_a_missing_csv_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no CSV file"):
+        get_data("csv", path=tmp_path / "none.csv")

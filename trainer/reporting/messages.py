@@ -24,9 +24,11 @@ __all__ = [
     "hyper_message",
     "lr_find_message",
     "plain",
+    "resumed_message",
     "status_message",
     "stop_reason_dict",
     "summary",
+    "system_message",
 ]
 
 Message = dict[str, Any]
@@ -116,6 +118,29 @@ def status_message(
     if error is not None:
         message["error"] = error
     return message
+
+
+def resumed_message(checkpoint: str, after_epoch: int, epochs: int | None) -> Message:
+    """`resumed` {checkpoint, after_epoch, epochs}: a run was queued again to continue after
+    the epoch (from 0) its checkpoint holds, up to `epochs` in all (resume, extend)."""
+    return {
+        "type": "resumed",
+        "checkpoint": checkpoint,
+        "after_epoch": after_epoch,
+        "epochs": epochs,
+    }
+
+
+def system_message(cpu_percent: float, rss_bytes: int, epoch: int, iter: int) -> Message:
+    """`system` {cpu_percent, rss_bytes, epoch, iter}: the training process's CPU use (100
+    is one core) and resident memory, sampled at most once a second."""
+    return {
+        "type": "system",
+        "cpu_percent": finite(cpu_percent),
+        "rss_bytes": int(rss_bytes),
+        "epoch": epoch,
+        "iter": iter,
+    }
 
 
 def batch_message(epoch: int, iter: int, loss: Any, lr: Any) -> Message:

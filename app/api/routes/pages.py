@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -11,7 +13,15 @@ from app.paths import TEMPLATES_DIR
 __all__ = ["router", "templates"]
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def _server_facts(request: Request) -> dict[str, Any]:
+    """What every page shows of the server: whether it asks for a token (the topbar's
+    "Access token" button is there only then)."""
+    return {"token_required": request.app.state.settings.token is not None}
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_server_facts])
 
 
 @router.get("/", response_class=HTMLResponse)

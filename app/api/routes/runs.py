@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.api.deps import ManagerDep, StoreDep, guard
+from app.api.run_listing import RunListing
 from app.api.schemas import (
     GUARDED_RESPONSES,
     MAX_OFFSET,
@@ -51,15 +52,20 @@ def create_run(body: RunCreate, manager: ManagerDep, response: Response) -> RunO
 @router.get("")
 def list_runs(
     store: StoreDep,
+    listing: Annotated[RunListing, Depends()],
     status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunPage:
-    """Runs, newest first; `status` (repeatable) keeps only runs in those states."""
-    statuses = [s.value for s in status_ or []]
-    rows, total = store.list_runs(statuses, limit=limit, offset=offset)
-    items = [RunOut.model_validate(row) for row in rows]
-    return RunPage(items=items, total=total, limit=limit, offset=offset)
+    """Runs, newest first unless `sort` / `order` say otherwise; `status` (repeatable) keeps
+    only runs in those states, `q` those whose name, recipe, params, tags or note contain it,
+    `tag` those with that tag. Page with `after=<next>` / `before=<prev>` (or `last=true`)."""
+    statuses = tuple(s.value for s in status_ or [])
+    page = store.query_runs(listing.query(statuses, limit, offset))
+    items = [RunOut.model_validate(row) for row in page.rows]
+    return RunPage(
+        items=items, total=page.total, limit=limit, offset=offset, next=page.next, prev=page.prev
+    )
 
 
 @router.get("/{run_id}", responses=_MISSING)

@@ -21,6 +21,7 @@ import torch
 from app.catalog import CallbackCatalog, CallbackContext, RecipeRegistry
 from app.live.messages import evaluation_message, stop_reason_dict
 from app.live.stats_callback import Publish, WebSocketStatsCallback
+from app.live.system_stats import SystemStatsCallback
 from app.runs.backends.base import (
     Attach,
     AttachedCallback,
@@ -97,6 +98,7 @@ class RunExecution:
     ) -> None:
         self.recipes, self.catalog = recipes, callbacks
         self.stats = WebSocketStatsCallback(publish)
+        self.system = SystemStatsCallback(publish)  # CPU % and memory, once a second
         self.hold_reporter = _HoldReporter(on_hold)
         self._lock = threading.Lock()  # orders commands against the Runner coming to exist
         self._runner: Runner | None = None
@@ -140,7 +142,7 @@ class RunExecution:
         for attached in launch.callbacks:
             self._callbacks[attached.id] = self._build_callback(attached)
         runner = Runner(
-            cbs=[self.stats, self.hold_reporter, *self._callbacks.values()],
+            cbs=[self.stats, self.system, self.hold_reporter, *self._callbacks.values()],
             cb_funcs=[partial(AvgStatsCallback, metrics, verbose=False)],
         )
         with self._lock:

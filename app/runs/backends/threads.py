@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from app.catalog import CallbackCatalog, RecipeRegistry
+from app.catalog.builtin_recipes import warm_up
 from app.config import usable_cores
 from app.live.messages import StopSource
 from app.runs.backends.base import Command, Placement, Resources, RunOutcome, RunReporter, Stop
@@ -46,6 +47,8 @@ class ThreadBackend:
     def start(self, reporter: RunReporter) -> None:
         self._reporter = reporter
         torch.set_num_threads(self.torch_threads)
+        # Off the workers: a run submitted meanwhile waits only on the import lock it needs.
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         for index in range(self.workers):
             worker = threading.Thread(target=self._work, name=f"run-worker-{index}", daemon=True)
             worker.start()

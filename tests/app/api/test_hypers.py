@@ -12,7 +12,8 @@ from tests.fixtures.server import LiveServer, finished, receive_until, wait_for_
 
 pytestmark = pytest.mark.timeout(120)
 
-LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 8}}
+# bs=2: an epoch of digits lasts long enough (~0.3 s) to carry throttled `batch` messages.
+LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 2, "dataset": "digits", "lr": 0.5}}
 
 
 def test_an_lr_edit_takes_effect_at_the_next_batch(server: LiveServer) -> None:

@@ -23,8 +23,8 @@ from tests.fixtures.server import (
 pytestmark = pytest.mark.timeout(120)
 
 # Long enough to be stopped mid-run (100 epochs of 180 batches), yet real training.
-LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 8}}
-SHORT = {"recipe": "mlp", "params": {"epochs": 2}}
+LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 8, "dataset": "digits"}}
+SHORT = {"recipe": "mlp", "params": {"epochs": 2, "dataset": "digits", "bs": 64, "lr": 0.5}}
 
 
 def _create(server: LiveServer, body: dict[str, Any]) -> dict[str, Any]:

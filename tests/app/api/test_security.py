@@ -324,7 +324,7 @@ def test_the_limit_is_the_setting(server_factory: Callable[..., LiveServer]) -> 
     ("path", "allowed"),
     [
         ("/api/runs", "GET, POST"),
-        ("/api/runs/abc", "GET, DELETE"),
+        ("/api/runs/abc", "GET, PATCH, DELETE"),  # PATCH: name, tags, note (issue 11)
         ("/api/runs/abc/callbacks", "POST"),
         ("/api/health", "GET"),
     ],
@@ -333,4 +333,4 @@ def test_options_names_every_allowed_method(server: LiveServer, path: str, allow
     response = server.client().request("OPTIONS", path)
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
-    assert server.client().request("PATCH", path).headers["allow"] == allowed
+    assert server.client().request("PUT", path).headers["allow"] == allowed

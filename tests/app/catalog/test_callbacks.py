@@ -32,7 +32,9 @@ PUBLISHED: list[dict] = []
 
 
 def _learner(epochs: int = 2, **params):
-    validated = recipe_registry.validate_params("mlp", {"epochs": epochs, "bs": 128, **params})
+    validated = recipe_registry.validate_params(
+        "mlp", {"epochs": epochs, "bs": 128, "lr": 0.5, "dataset": "digits", **params}
+    )
     return recipe_registry.build("mlp", validated), validated.epochs
 
 

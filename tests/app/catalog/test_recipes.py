@@ -57,6 +57,16 @@ def test_builtin_recipe_learns_digits_well_above_chance(name, epochs):
     assert stats["accuracy"] > 0.6, stats  # chance is 0.1 on ten classes
 
 
+def test_the_default_mlp_run_is_a_watchable_demo_on_real_digits():
+    """The first run a user starts: 80 epochs of 1,618 batches (shifted digits, batch 8), a
+    point every few tenths of a second; and it learns from the first epoch on."""
+    defaults = recipe_registry.validate_params("mlp", {})
+    assert (defaults.dataset, defaults.epochs, defaults.bs) == ("shifted_digits", 80, 8)
+    learn = recipe_registry.build("mlp", defaults)
+    assert len(learn.data.train_dl) == 1618
+    assert _fit("mlp", epochs=1)["accuracy"] > 0.8
+
+
 def test_mlp_learns_synthetic_data():
     assert _fit("mlp", dataset="synthetic", epochs=1, bs=256)["accuracy"] > 0.3
 

@@ -88,7 +88,7 @@ def test_run_help_lists_every_recipe_and_callback_with_params():
     register_builtins(builtins)
     for name in [*builtins.names(), *callback_catalog.names()]:
         assert f"  {name}: " in result.stdout, name
-    assert "lr=0.5  [> 0, <= 10]" in result.stdout
+    assert "lr=0.03  [> 0, <= 10]" in result.stdout
     assert "--set KEY=VALUE" in result.stdout and "--callback" in result.stdout
 
 

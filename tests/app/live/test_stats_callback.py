@@ -33,7 +33,9 @@ def _fit(
         run = Runner(
             cbs=[stats, *extra], cb_funcs=[partial(AvgStatsCallback, [accuracy], verbose=False)]
         )
-        params = recipe_registry.validate_params("mlp", {"epochs": epochs, "bs": 64})
+        params = recipe_registry.validate_params(
+            "mlp", {"epochs": epochs, "bs": 64, "dataset": "digits", "lr": 0.5}
+        )
         learn = recipe_registry.build("mlp", params)
         await asyncio.to_thread(run.fit, epochs, learn)
         await hub.close()

@@ -130,7 +130,7 @@ def test_create_queues_the_run_and_submits_it_once(parts) -> None:
     manager, backend, hub, _ = parts
     row = manager.create("mlp", {"epochs": 2}, [("early_stopping", {"patience": 1})], "mine")
     assert row.status == "queued" and row.name == "mine"
-    assert row.params["epochs"] == 2 and row.params["lr"] == 0.5  # defaults filled in
+    assert row.params["epochs"] == 2 and row.params["lr"] == 0.03  # defaults filled in
     assert backend.submitted == [row.id]
     assert [m["status"] for m in hub.of(row.id, "status")] == ["queued"]
 

@@ -1,7 +1,7 @@
 """Runs record what they ask of their executor and where it placed them (the Ray backend).
 
-Revision ID: 0005_run_placement
-Revises: 0004_sweeps
+Revision ID: 0003_run_placement
+Revises: 0002_sweeps
 Create Date: 2026-12-02 01:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_run_placement"
-down_revision: str | None = "0004_sweeps"
+revision: str = "0003_run_placement"
+down_revision: str | None = "0002_sweeps"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """External runs: runs trained outside the server report over /ws/report with a write key.
 
-Revision ID: 0003_external_runs
-Revises: 0005_run_placement
+Revision ID: 0004_external_runs
+Revises: 0003_run_placement
 Create Date: 2026-12-02 01:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_external_runs"
-down_revision: str | None = "0005_run_placement"
+revision: str = "0004_external_runs"
+down_revision: str | None = "0003_run_placement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

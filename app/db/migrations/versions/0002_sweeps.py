@@ -1,6 +1,6 @@
 """Sweeps: a table for each Optuna search, and each trial's run tagged with its sweep.
 
-Revision ID: 0004_sweeps
+Revision ID: 0002_sweeps
 Revises: 0001
 Create Date: 2026-12-02 01:40:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_sweeps"
+revision: str = "0002_sweeps"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,40 @@
+"""A CSV of your own, uploaded from the launch form in a real Chromium, trains a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.app.api.test_own_data import _blobs
+from tests.browser.conftest import wait_for_run
+from tests.fixtures.server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_csv_uploaded_from_the_browser_trains_a_run(
+    page: Any, server: LiveServer, api: httpx.Client, tmp_path: Path
+) -> None:
+    _blobs(tmp_path / "my blobs.csv")
+    page.goto(server.url + "/")
+    page.select_option('[name="params.dataset"]', label="csv")
+    expect(page.locator('[data-path="params.data_path"]')).to_be_visible()
+    page.set_input_files("#dataset-upload", str(tmp_path / "my blobs.csv"))
+    expect(page.locator("#dataset-upload-result")).to_contain_text(
+        "Uploaded my-blobs.csv: 400 rows"
+    )
+    expect(page.locator('[name="params.data_path"]')).to_have_value("my-blobs.csv")
+    expect(page.locator('[name="params.label"]')).to_have_value("kind")  # the last column
+    page.fill('[name="params.epochs"]', "3")
+    page.fill('[name="params.bs"]', "16")
+    page.click("#launch-submit")
+    page.wait_for_url("**/runs/*")
+    run_id = page.url.rsplit("/", 1)[-1]
+    run = wait_for_run(api, run_id, {"completed", "failed"})
+    assert run["status"] == "completed", run["error"]
+    assert run["latest"]["valid"]["accuracy"] > 0.9
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
