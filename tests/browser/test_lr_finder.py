@@ -19,7 +19,9 @@ def test_the_finder_plots_its_sweep_and_fills_the_suggested_lr_into_the_form(
 ) -> None:
     page.goto(server.url)
     lr_field = page.locator('[name="params.lr"]')
-    expect(lr_field).to_have_value("0.5")  # the recipe's default
+    (mlp,) = [r for r in api.get("/api/recipes").json() if r["name"] == "mlp"]
+    expect(lr_field).to_have_value(str(mlp["params_schema"]["properties"]["lr"]["default"]))
+    page.select_option('[name="params.dataset"]', label="digits")  # a short sweep
     page.fill('[name="params.bs"]', "32")
     page.click("#lr-find-button")
 

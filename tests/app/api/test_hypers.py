@@ -18,9 +18,7 @@ LONG = {"recipe": "mlp", "params": {"epochs": 100, "bs": 2, "dataset": "digits",
 
 def test_an_lr_edit_takes_effect_at_the_next_batch(server: LiveServer) -> None:
     client = server.client()
-    # Small batches: an epoch lasts seconds, so live batch samples (one per 0.25 s) fall
-    # between the edit and the next epoch's end however fast the machine is.
-    run = client.post("/api/runs", json={**LONG, "params": {"epochs": 100, "bs": 2}}).json()
+    run = client.post("/api/runs", json=LONG).json()
 
     async def edit() -> tuple[dict, list[dict]]:
         async with websockets.connect(server.ws_url(f"/ws/runs/{run['id']}")) as ws:
@@ -39,10 +37,11 @@ def test_an_lr_edit_takes_effect_at_the_next_batch(server: LiveServer) -> None:
     hyper, later = asyncio.run(edit())
     assert hyper["values"] == {"lr": 0.05} and hyper["missing"] == []
     assert hyper["iter"] >= 1
-    batches = [m for m in later if m["type"] == "batch"]
-    assert batches and all(m["lr"] == 0.05 for m in batches)
+    # Live batch samples go out at most every 0.25 s: on a fast machine none may fall between
+    # the edit and the next epoch's end; those that do carry the new lr.
+    assert all(m["lr"] == 0.05 for m in later if m["type"] == "batch")
     curve = later[-1]["batches"]
-    assert all(lr == 0.05 for lr in curve["lr"])  # the whole next epoch ran at the new lr
+    assert curve["lr"] and all(lr == 0.05 for lr in curve["lr"])  # the whole next epoch
 
 
 @pytest.mark.parametrize(
