@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from app.catalog import callback_catalog, load_modules, recipe_registry
+from app.catalog.builtin_recipes import warm_up
 from app.live.messages import plain
 from app.runs.backends.base import Command, Launch, Placement, RunOutcome
 from app.runs.backends.execution import RunExecution
@@ -30,6 +31,9 @@ class RunActor:
     def __init__(self, recipe_modules: Sequence[str], torch_threads: int) -> None:
         torch.set_num_threads(torch_threads)
         load_modules(recipe_modules)  # the user's recipes, registered in this process too
+        # A new process: pay the first run's imports while Ray places the actor, not in its
+        # first epoch (the run becomes `running` only once this returns).
+        warm_up()
         self.mailbox = Mailbox()
         self.execution = RunExecution(
             recipe_registry, callback_catalog, publish=self._publish, on_hold=self._held
