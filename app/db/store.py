@@ -238,7 +238,7 @@ class Store:
                 )
 
     def events_after(
-        self, run_id: str, after_seq: int = 0, *, limit: int | None = None
+        self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """The run's messages with seq > after_seq, in order."""
         query = (

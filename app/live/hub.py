@@ -61,6 +61,7 @@ def to_json(message: Message) -> str:
 # What `WS /ws/runs` (every run at once) carries: enough for a list page, no batch traffic.
 ALL_RUNS_TYPES = frozenset({"status", "epoch"})
 SAVE_ATTEMPTS = 3
+REPLAY_PAGE = 500  # saved messages read at once for a client that joins or resumes
 
 
 def _encoded(message: Message) -> Stamped:
@@ -270,19 +271,25 @@ class EventHub:
         self,
         run_id: str,
         after_seq: int,
-        load_saved: Callable[[str, int], list[Message]],
+        load_saved: Callable[[str, int, int], list[Message]],
     ) -> AsyncGenerator[Message, None]:
         """Every message of a run with seq > after_seq: saved ones, then live; no gap, no repeat.
 
         Subscribes before reading the store, so a message is in the store, queued, or both.
+        `load_saved(run_id, after_seq, limit)` reads the history a page at a time: fifty
+        clients joining a long run then hold fifty pages, not fifty whole histories.
         """
         subscriber = self.subscribe(run_id, after_seq)
         try:
             last = after_seq
-            for message in await asyncio.to_thread(load_saved, run_id, after_seq):
-                if message["seq"] > last:
-                    yield message
-                    last = message["seq"]
+            while True:
+                page = await asyncio.to_thread(load_saved, run_id, last, REPLAY_PAGE)
+                for message in page:
+                    if message["seq"] > last:
+                        yield message
+                        last = message["seq"]
+                if len(page) < REPLAY_PAGE:
+                    break
             while True:
                 message = await subscriber.get()
                 if message["seq"] > last:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.live.hub import EventHub, Subscriber, SubscriberLagging
+from app.live.hub import REPLAY_PAGE, EventHub, Subscriber, SubscriberLagging
 
 Message = dict[str, Any]
 
@@ -23,8 +23,9 @@ class ListStore:
     def save(self, messages: list[Message]) -> None:
         self.saved.extend(messages)
 
-    def events_after(self, run_id: str, after_seq: int) -> list[Message]:
-        return [m for m in self.saved if m["run_id"] == run_id and m["seq"] > after_seq]
+    def events_after(self, run_id: str, after_seq: int, limit: int | None = None) -> list[Message]:
+        found = [m for m in self.saved if m["run_id"] == run_id and m["seq"] > after_seq]
+        return found[:limit]
 
 
 async def _started_hub(store: ListStore, **kwargs: Any) -> EventHub:
@@ -260,3 +261,31 @@ def test_non_finite_numbers_become_null_on_the_wire_and_in_the_store() -> None:
     assert "NaN" not in stamped.json and "Infinity" not in stamped.json
     assert wire["loss"] is None and wire["lr"] is None
     assert saved[0]["loss"] is None and saved[0]["lr"] is None
+
+
+def test_a_long_history_is_replayed_page_by_page_without_gap_or_repeat() -> None:
+    store = ListStore()
+    total = 2 * REPLAY_PAGE + 7  # three pages, the last one short
+    pages: list[int] = []
+
+    def paged(run_id: str, after_seq: int, limit: int | None = None) -> list[Message]:
+        page = store.events_after(run_id, after_seq, limit)
+        pages.append(len(page))
+        return page
+
+    async def main() -> list[int]:
+        hub = await _started_hub(store)
+        hub.open_run("r")
+        for _ in range(total):
+            hub.publish("r", {"type": "epoch"})
+        await hub.flush()
+        seen = []
+        async for message in hub.stream("r", 0, paged):
+            seen.append(message["seq"])
+            if len(seen) == total:
+                break
+        await hub.close()
+        return seen
+
+    assert asyncio.run(main()) == list(range(1, total + 1))
+    assert pages == [REPLAY_PAGE, REPLAY_PAGE, 7]  # never the whole history at once
