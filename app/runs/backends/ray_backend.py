@@ -23,10 +23,8 @@ no named actor outlives the server.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -111,11 +109,12 @@ class RayBackend:
         self._reporter = reporter
         ray = self.ray
         if not ray.is_initialized():
-            with _signal_handlers_kept():
-                if self.address is None:
-                    ray.init(include_dashboard=False, namespace=NAMESPACE, log_to_driver=False)
-                else:
-                    ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False)
+            # Called off the main thread (the lifespan's worker thread), where ray.init leaves
+            # SIGTERM to uvicorn: the graceful stop keeps working.
+            if self.address is None:
+                ray.init(include_dashboard=False, namespace=NAMESPACE, log_to_driver=False)
+            else:
+                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False)
             self._started_ray = True
         self._actor_class = ray.remote(max_concurrency=ACTOR_CONCURRENCY)(RunActor)
 
@@ -281,17 +280,3 @@ def _first_line(exc: Exception) -> str:
     why = next((line for line in lines if line.startswith("The actor is dead")), None)
     text = why or (lines[0] if lines else "")
     return f"{type(exc).__name__}: {text[:300]}"
-
-
-@contextmanager
-def _signal_handlers_kept() -> Iterator[None]:
-    """`ray.init` on the main thread replaces the SIGTERM handler; the server's graceful stop
-    (runs stop at their next batch) needs its own back."""
-    kept = {}
-    if threading.current_thread() is threading.main_thread():  # elsewhere Ray sets none
-        kept = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in kept.items():
-            signal.signal(sig, handler)
