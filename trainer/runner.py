@@ -347,7 +347,8 @@ class Runner:
 
     def snapshot(self, path: str | Path) -> Future[dict[str, int]]:
         """Write a snapshot of the fit (`trainer.checkpoint.snapshot_state`) to `path` before
-        its next training batch (a paused loop: at once, if it holds before one).
+        its next training batch (a paused loop: at once, if it holds before one; between
+        fits: before the next fit's first).
 
         The future gets the snapshot's position, `{"epoch", "batch", "iter"}` (the epoch
         it is in, the batches of it done, the training batches done in all), or the error
@@ -355,8 +356,6 @@ class Runner:
         """
         future: Future[dict[str, int]] = Future()
         with self._lock:
-            if not self._in_fit:
-                raise RuntimeError("a snapshot is taken during a fit: this Runner is not in one")
             self._snapshots.append((Path(path), future))
             self._attention = True
             self._wake.set()  # a paused loop takes it where it holds

@@ -170,6 +170,12 @@ class RunOut(BaseModel):
     owner: str | None = Field(
         None, description="`<host>:<pid>` of the process that trains the run."
     )
+    parent_id: str | None = Field(None, description="The run this one was forked from.")
+    fork_point: dict[str, Any] | None = Field(
+        None,
+        description="Where the fork started: `epoch` (from 0) it continued in, `batch` (of "
+        "that epoch, already done), `iter` (training batches done in all), `hypers` it set.",
+    )
     tags: list[str] = Field(default_factory=list)
     note: str = ""
     duration: float = Field(

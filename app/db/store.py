@@ -49,11 +49,14 @@ class Store:
         trial_number: int | None = None,
         external: bool = False,
         write_key_hash: str | None = None,
+        parent_id: str | None = None,
+        fork_point: dict[str, Any] | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
         `owner` (`this_process()` of the manager that will train it, or for an `external` run
         the client's process, which reports with the key `write_key_hash` digests), asking
-        `resources`; a sweep's trial also carries its sweep and trial number."""
+        `resources`; a sweep's trial also carries its sweep and trial number, a fork its
+        parent and fork point."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -68,6 +71,8 @@ class Store:
             trial_number=trial_number,
             external=external,
             write_key_hash=write_key_hash,
+            parent_id=parent_id,
+            fork_point=fork_point,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
@@ -81,6 +86,12 @@ class Store:
         """The run with this id, or None."""
         with self._session() as session:
             return session.get(RunRow, run_id)
+
+    def forks_of(self, run_id: str) -> list[RunRow]:
+        """The runs forked from this one, oldest first."""
+        query = select(RunRow).where(RunRow.parent_id == run_id).order_by(RunRow.created_at)
+        with self._session() as session:
+            return list(session.scalars(query))
 
     def list_runs(
         self, statuses: Iterable[str] = (), *, limit: int = 50, offset: int = 0

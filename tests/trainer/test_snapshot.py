@@ -39,15 +39,13 @@ def _fit(make_data, tmp_path, *extra, resume_from=None, seed=0):
     return learn, run, cbs
 
 
-def test_a_fit_resumed_from_a_mid_epoch_snapshot_equals_the_uninterrupted_fit(
-    make_data, tmp_path
-):
+def test_a_fit_resumed_from_a_mid_epoch_snapshot_equals_the_uninterrupted_fit(make_data, tmp_path):
     plain, plain_run, plain_cbs = _fit(make_data, tmp_path / "plain")
     per_epoch = len(plain.data.train_dl)
     at = per_epoch + 5  # 5 batches into the second epoch
 
     asker = SnapshotAt(at, tmp_path / "fork.pt")
-    parent, parent_run, _ = _fit(make_data, tmp_path / "parent", asker)
+    parent, _, _ = _fit(make_data, tmp_path / "parent", asker)
     position = asker.future.result(timeout=0)
     assert position == {"epoch": 1, "batch": 5, "iter": at}  # before the next batch
     for a, b in zip(_weights(plain), _weights(parent), strict=True):
@@ -109,8 +107,17 @@ def test_a_snapshot_asked_for_too_late_fails_its_future_not_the_fit(make_data, t
     with pytest.raises(RuntimeError, match="ended before a training batch"):
         AskAtTheEnd.future.result(timeout=0)
     assert not (tmp_path / "late.pt").exists() and run.stop_reason is None
-    with pytest.raises(RuntimeError, match="not in one"):
-        run.snapshot(tmp_path / "idle.pt")
+
+
+def test_a_snapshot_asked_for_between_fits_is_taken_before_the_next_fits_first_batch(
+    make_data, tmp_path
+):
+    learn = dropout_learner(make_data)
+    run = Runner()
+    future = run.snapshot(tmp_path / "first.pt")
+    run.fit(1, learn)
+    assert future.result(timeout=0) == {"epoch": 0, "batch": 0, "iter": 0}
+    assert load_checkpoint(tmp_path / "first.pt")["position"]["batch"] == 0
 
 
 def test_a_snapshot_resumed_with_another_batch_size_is_refused(make_data, tmp_path):
