@@ -363,9 +363,10 @@ class RunManager:
             if point is None:
                 point = self._snapshot_from_checkpoint(run_id, snapshot)
             if request.params.epochs <= point["epoch"]:
+                done = point["epoch"]
                 message = (
-                    f"the fork continues in epoch {point['epoch'] + 1}: "
-                    f"ask for more than {point['epoch']} epochs"
+                    f"the fork continues in epoch {done + 1}: ask for more than {done} "
+                    f"epoch{'' if done == 1 else 's'} in all"
                 )
                 raise InvalidRequest.at(("params", "epochs"), message)
             return self._queue_fork(request, run_id, fork_id, {**point, "hypers": hypers})
