@@ -61,6 +61,8 @@ class _HoldReporter(Callback):
         self.on_hold(True, self.run.epoch, self.run.n_iter)
 
     def after_pause(self) -> None:
+        if self.run.stop:  # stopped while held: the fit ends here, it never runs again
+            return
         self.on_hold(False, self.run.epoch, self.run.n_iter)
 
 
