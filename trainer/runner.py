@@ -305,6 +305,10 @@ class Runner:
                 self._stop, self._stop_request = False, None
                 self._attention = bool(self._pending_cbs or self._pending_hypers)
             self.learn = None  # the notebook's: a Runner holds no Learner between fits
+            # Nor its last batch: a validation batch is a view of the whole validation set,
+            # and callbacks pointing back at the Runner make that a cycle, freed only when
+            # the cyclic GC next runs (a server leaked the set per run until it did).
+            self.xb = self.yb = self.pred = None
             self._apply_pending(in_fit=False)
 
     # --- control from any thread ------------------------------------------------------------

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from trainer import (
     EVENTS,
+    AvgStatsCallback,
     Callback,
     CallbackError,
     CancelBatchException,
     CancelEpochException,
     CancelTrainException,
+    DataBunch,
+    Dataset,
+    Learner,
     Runner,
     TrainEvalCallback,
+    accuracy,
+    get_dls,
+    get_model,
 )
 
 
@@ -331,3 +342,19 @@ def test_set_hyper_applies_at_next_batch(make_learn):
 def test_set_hyper_rejects_bad_values(name, value, match):
     with pytest.raises(ValueError, match=match):
         Runner().set_hyper(name, value)
+
+
+def test_a_finished_fit_lets_its_data_go_without_waiting_for_the_cyclic_gc(digits):
+    x_train, y_train, x_valid, y_valid = digits
+    valid = Dataset(x_valid.clone(), y_valid.clone())  # this test's own copy
+    data = DataBunch(*get_dls(Dataset(x_train, y_train), valid, 64), c=10)
+    learn = Learner(*get_model(data, lr=0.5), F.cross_entropy, data)
+    valid_x = weakref.ref(valid.x)
+    run = Runner(cbs=[AvgStatsCallback([accuracy], verbose=False)])  # callbacks refer back
+    gc.disable()  # what a busy server sees: a collection may not come for a long while
+    try:
+        run.fit(1, learn)
+        del learn, data, valid
+        assert valid_x() is None  # freed by reference counting, with the run still alive
+    finally:
+        gc.enable()
