@@ -85,6 +85,7 @@ def checkpoint_state(run: Any) -> dict[str, Any]:
         "n_iter": int(run.n_iter),
         "rng": _rng_state(run),
         "callbacks": {key: cb.state_dict() for key, cb in _stateful_callbacks(run.cbs)},
+        "history": list(getattr(run, "epoch_history", [])),
     }
 
 
@@ -121,6 +122,7 @@ def restore_checkpoint(run: Any, state: dict[str, Any]) -> int:
     learn.opt.load_state_dict(state["opt"])
     run.n_iter = state["n_iter"]
     run.n_epochs = float(state["epoch"] + 1)
+    run.epoch_history = list(state.get("history", []))  # absent in older checkpoints
     saved = state["callbacks"]
     for key, cb in _stateful_callbacks(run.cbs):
         if key in saved:
