@@ -65,7 +65,7 @@ export class RunCharts {
     this.metricBox = root.querySelector("#metric-charts");
     this.metrics = new Map(); // metric name -> LiveChart
     this.clock = new RunClock();
-    this.axis = "iteration";
+    this.axis = "own"; // each chart its own x: batch charts by iteration, epoch charts by epoch
     this.wireSmoothing();
     this.wireAxis();
   }
@@ -87,17 +87,17 @@ export class RunCharts {
   }
 
   setAxis(axis) {
-    if (!(axis in X_AXES)) return;
+    if (axis !== "own" && !(axis in X_AXES)) return;
     this.axis = axis;
     for (const chart of this.iterCharts()) this.showAxis(chart, false);
     for (const chart of this.epochCharts()) this.showAxis(chart, true);
   }
 
   showAxis(chart, byEpoch) {
-    const axis = this.axis;
-    const native = axis === (byEpoch ? "epoch" : "iteration");
+    const own = byEpoch ? "epoch" : "iteration";
+    const axis = this.axis === "own" ? own : this.axis;
     const map = byEpoch ? (n) => this.clock.fromEpoch(n, axis) : (i) => this.clock.fromIter(i, axis);
-    chart.setX(X_AXES[axis], native ? null : map, byEpoch && axis === "epoch");
+    chart.setX(X_AXES[axis], axis === own ? null : map, byEpoch && axis === "epoch");
   }
 
   wireSmoothing() {
@@ -203,7 +203,7 @@ export class RunCharts {
       ],
     });
     this.metrics.set(name, chart);
-    if (this.axis !== "epoch") this.showAxis(chart, true);
+    if (this.axis !== "own") this.showAxis(chart, true);
     return chart;
   }
 
@@ -228,7 +228,7 @@ export class RunCharts {
       this.resmooth();
     }
     const charts = [...this.iterCharts(), ...this.epochCharts()];
-    if (this.axis !== "iteration") {
+    if (this.axis !== "own") {
       // Shown in another unit: what a new message taught the clock may move every point.
       for (const chart of charts) if (chart.xMap) chart.dirty = true;
     }

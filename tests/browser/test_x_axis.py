@@ -33,6 +33,8 @@ def test_switching_the_x_axis_relabels_and_rescales_every_chart(
     page.goto(f"{server.url}/runs/{run_id}")
     batch, epochs = page.locator("#chart-batch-loss"), page.locator("#chart-epoch-loss")
     expect(epochs).to_have_attribute("data-points", "3")
+    # At first each chart has its own x: batches by iteration, epochs by epoch.
+    expect(page.locator("#chart-metric-accuracy")).to_have_attribute("data-x-axis", "epoch")
     expect(batch).to_have_attribute("data-x-axis", "iteration")
     expect(_x_label(batch)).to_have_text("iteration")
     expect(_x_label(epochs)).to_have_text("epoch")
@@ -47,7 +49,8 @@ def test_switching_the_x_axis_relabels_and_rescales_every_chart(
     expect(batch).to_have_attribute("data-drawn", str(3 * BATCHES))  # no point lost
 
     page.select_option("#x-axis", "time")
-    for chart in (batch, epochs, page.locator("#chart-lr")):
+    accuracy = page.locator("#chart-metric-accuracy")
+    for chart in (batch, epochs, accuracy, page.locator("#chart-lr")):
         expect(chart).to_have_attribute("data-x-axis", "wall clock (s)")
         expect(_x_label(chart)).to_have_text("wall clock (s)")
     # Seconds from the first message to the last epoch's: what the messages' times say.
