@@ -25,6 +25,7 @@ from app.api.routes import (
     callbacks,
     datasets,
     docs,
+    forks,
     health,
     lr_find,
     recipes,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         callbacks,
         run_edits,  # before runs: /api/runs/bulk/delete is not a run id
         runs,
+        forks,
         lr_find,
         sweeps,
         artifacts,

@@ -1,12 +1,13 @@
-"""Live control latency: from the request to its effect in the run, for pause, an lr edit
-and evaluate-now, against a real server (`uvicorn`, its own process), next to the run's own
-batch time measured in the same run.
+"""Live control latency: from the request to its effect in the run, for pause, an lr edit,
+evaluate-now and a fork's snapshot, against a real server (`uvicorn`, its own process), next
+to the run's own batch time measured in the same run.
 
     .venv/bin/python bench/control.py [--trials 20] [--backend threads|ray]
 
 Each trial starts a run, waits for its second epoch, then at a random moment sends the
 request and times it to the message that says it took effect: `paused` status (pause),
-`hyper` (PATCH /hypers), `evaluation` (POST /evaluate). Target: p99 <= one batch + 50 ms.
+`hyper` (PATCH /hypers), `evaluation` (POST /evaluate), the parent's `fork` (POST /fork: its
+snapshot is written). Target: p99 <= one batch + 50 ms.
 Figures are medians and p99 (nearest rank); these machines are shared and noisy.
 """
 
@@ -44,6 +45,10 @@ ACTIONS: dict[str, tuple[Request, Callable[[dict], bool]]] = {
         lambda c, r: c.post(f"/api/runs/{r}/evaluate"),
         lambda m: m["type"] == "evaluation",
     ),
+    "fork": (
+        lambda c, r: c.post(f"/api/runs/{r}/fork", json={}),
+        lambda m: m["type"] == "fork",
+    ),
 }
 
 
@@ -61,11 +66,13 @@ async def one_trial(url: str, request: Request, took_effect: Callable[[dict], bo
                     elapsed.append(message["elapsed"])
             await asyncio.sleep(random.uniform(0, 0.2))
             started = time.perf_counter()
-            (await request(client, run_id)).raise_for_status()
+            response = (await request(client, run_id)).raise_for_status()
             while not took_effect(json.loads(await ws.recv())):
                 pass
             latency = 1000 * (time.perf_counter() - started)
-        await client.post(f"/api/runs/{run_id}/stop")
+        made = response.json().get("id") if response.status_code == 201 else None
+        for created in filter(None, [made, run_id]):  # a fork is a run of its own: queued
+            await client.post(f"/api/runs/{created}/stop")
     return latency, batch_ms(BS, elapsed[1] - elapsed[0])
 
 

@@ -1,6 +1,7 @@
 """Soak test: a real `fitboard serve` under steady load for minutes, sampled for leaks.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 50] [--runs 2] [--rest-rate 20]
+    .venv/bin/python bench/soak.py [--minutes 10] [--clients 50] [--runs 2] [--epochs 20]
+        [--rest-rate 20]
 
 It keeps `--runs` runs training (one that ends is replaced), `--clients` WebSockets churning
 (each reads a run's stream or the all-runs one for 1-10 s, closes and reconnects, half the
@@ -79,10 +80,13 @@ class Soak:
         return response
 
 
-def run_params(recipes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mlp recipe's longest run on synthetic data (a minute or more of training)."""
+def run_params(recipes: list[dict[str, Any]], epochs: int) -> dict[str, Any]:
+    """mlp on synthetic data for `epochs` (at most the recipe's bound). Runs that end within
+    the soak are replaced, so creating and finishing runs is soaked too, and the history a
+    reader replays stays the size of one run: growth that follows one ever-longer history is
+    data, not a leak, and would hide one."""
     schema = next(r for r in recipes if r["name"] == "mlp")["params_schema"]["properties"]
-    return {"dataset": "synthetic", "epochs": schema["epochs"]["maximum"]}
+    return {"dataset": "synthetic", "epochs": min(epochs, schema["epochs"]["maximum"])}
 
 
 async def top_up(soak: Soak, params: dict[str, Any], runs: int) -> None:
@@ -250,7 +254,7 @@ async def soak_server(url: str, pid: int, args: argparse.Namespace) -> tuple[Soa
     """Start the runs, wait until they train (the warm-up), then run every load task."""
     rng = random.Random(0)
     soak = Soak(url, 600, args.rest_rate)  # the warm-up's own bound, reset below
-    params = run_params((await soak.client.get("/api/recipes")).json())
+    params = run_params((await soak.client.get("/api/recipes")).json(), args.epochs)
     await warm_up(soak, params, args.runs)
     print(f"warm-up {600 - soak.left():.0f} s: {args.runs} runs of mlp {params} training")
     soak.started, soak.deadline = time.monotonic(), time.monotonic() + args.minutes * 60
@@ -311,6 +315,7 @@ def parse_args() -> argparse.Namespace:
         "minutes": (float, 10, (0.1, 120), "soak length"),
         "clients": (int, 50, (0, 500), "WebSocket clients churning"),
         "runs": (int, 2, (1, 8), "runs kept training (the server's workers)"),
+        "epochs": (int, 20, (1, 100), "epochs of each run (an ended run is replaced)"),
         "rest_rate": (float, 20, (0.1, 50), "REST requests per second, at most"),
         "sample_seconds": (float, 60, (1, 600), "seconds between samples of the server"),
     }

@@ -69,6 +69,18 @@ class AvgStats:
             return ""
         return f"{'train' if self.in_train else 'valid'}: {self.avg_stats}"
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"tot_loss": self.tot_loss, "tot_mets": list(self.tot_mets), "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        def placed(value: Any) -> Any:
+            return value.to(device) if isinstance(value, torch.Tensor) else value
+
+        self.tot_loss = placed(state["tot_loss"])
+        self.tot_mets = [placed(value) for value in state["tot_mets"]]
+        self.count = int(state["count"])
+        self._synced = None
+
     def accumulate(self, run: Any) -> None:
         """Add one batch's loss and metrics, weighted by its size, without a device sync."""
         bn = run.xb.shape[0]
@@ -110,6 +122,16 @@ class AvgStatsCallback(Callback):
         stats = self.train_stats if run.in_train else self.valid_stats
         with torch.no_grad():
             stats.accumulate(run)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sums so far: a snapshot taken mid-epoch resumes the epoch's averages, not
+        restarts them (an epoch checkpoint's are reset by the next `begin_epoch` anyway)."""
+        return {"train": self.train_stats.state_dict(), "valid": self.valid_stats.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = next(self.run.model.parameters(), torch.empty(0)).device
+        self.train_stats.load_state_dict(state["train"], device)
+        self.valid_stats.load_state_dict(state["valid"], device)
 
     def after_epoch(self) -> None:
         run = self.run

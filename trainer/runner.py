@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .callback import TrainEvalCallback
-from .checkpoint import load_checkpoint, restore_checkpoint
+from .checkpoint import (
+    load_checkpoint,
+    restore_checkpoint,
+    restore_epoch_start,
+    restore_position,
+    rng_state,
+    save_snapshot,
+)
 from .events import (
     CANCEL_EVENTS,
     EVENTS,
@@ -27,6 +36,8 @@ from .learner import check_learner
 from .utils import listify
 
 __all__ = ["Runner"]
+
+log = logging.getLogger(__name__)
 
 _ALL_EVENTS = EVENTS + CANCEL_EVENTS + PAUSE_EVENTS
 _Handlers = dict[str, tuple[Callable[[], Any], ...]]
@@ -74,6 +85,9 @@ class Runner:
         self._stop_request: tuple[str, str, dict[str, Any]] | None = None
         self._attention = False  # one flag for the hot loop: a stop, pause, callback or hyper
         self._pause_requested = False
+        self._snapshots: list[tuple[Path, Future[dict[str, int]]]] = []  # asked, not taken
+        self._resume_state: dict[str, Any] | None = None  # a snapshot this fit resumes from
+        self._epoch_start_rng: dict[str, Any] | None = None
         self._wake = threading.Event()  # set by resume() and by a stop while paused
         self.paused = False  # True while the loop holds at a batch boundary
         self._in_fit = False
@@ -191,10 +205,27 @@ class Runner:
     def all_batches(self, dl: Iterable[Any]) -> None:
         """One pass over `dl`, checking for stop and callback changes before every batch."""
         self.iters = len(dl)  # type: ignore[arg-type]
+        training = self.in_train
+        resuming, skip = self._resume_state, 0
+        if training and resuming is not None:  # redraw the snapshot's data order
+            restore_epoch_start(self, resuming)
+            skip = resuming["position"]["batch"]
+            if skip >= self.iters:
+                raise ValueError(
+                    f"the snapshot is at batch {skip} of its epoch, but this epoch has "
+                    f"{self.iters}: resume it with the data and batch size it was taken with"
+                )
+        if training:  # what a snapshot of this epoch needs to redraw its data order
+            self._epoch_start_rng = rng_state(self)
         try:
             for i, (xb, yb) in enumerate(dl):
+                if i < skip:  # done before the snapshot this fit resumes from
+                    continue
+                if i == skip and resuming is not None and training:
+                    restore_position(self, resuming)
+                    self._resume_state = resuming = None
                 if self._attention:
-                    self._at_boundary()
+                    self._at_boundary(i if training else None)
                 self.iter = i
                 try:
                     self.one_batch(xb, yb)
@@ -239,6 +270,8 @@ class Runner:
         if self("begin_fit"):
             return
         start = restore_checkpoint(self, state) if state is not None else 0
+        if state is not None and "position" in state:
+            self._resume_state = state  # the rest at the snapshot's batch (all_batches)
         self.epoch = start
         for epoch in range(start, epochs):
             if self._attention:
@@ -261,6 +294,11 @@ class Runner:
             self._at_boundary()
 
     def _end_fit(self) -> None:
+        self._resume_state = self._epoch_start_rng = None
+        with self._lock:
+            untaken, self._snapshots = self._snapshots, []
+        for _, future in untaken:
+            future.set_exception(RuntimeError("the fit ended before a training batch"))
         try:
             self._apply_pending(in_fit=True)
             self("after_fit")
@@ -310,6 +348,22 @@ class Runner:
             self._pause_requested = False
             self._wake.set()
 
+    def snapshot(self, path: str | Path) -> Future[dict[str, int]]:
+        """Write a snapshot of the fit (`trainer.checkpoint.snapshot_state`) to `path` before
+        its next training batch (a paused loop: at once, if it holds before one; between
+        fits: before the next fit's first).
+
+        The future gets the snapshot's position, `{"epoch", "batch", "iter"}` (the epoch
+        it is in, the batches of it done, the training batches done in all), or the error
+        that kept it from being written. A fit resumed from the file continues exactly there.
+        """
+        future: Future[dict[str, int]] = Future()
+        with self._lock:
+            self._snapshots.append((Path(path), future))
+            self._attention = True
+            self._wake.set()  # a paused loop takes it where it holds
+        return future
+
     def add_cbs(self, cbs: Any) -> None:
         """Add callbacks; during a fit they join at the next batch boundary (then `begin_fit`)."""
         cbs = listify(cbs)
@@ -351,22 +405,30 @@ class Runner:
             self._attention = True
 
     # --- at a batch boundary ---------------------------------------------------------------
-    def _at_boundary(self) -> None:
+    def _at_boundary(self, train_batch: int | None = None) -> None:
+        """Apply what other threads asked for; `train_batch`: the training batch about to
+        run (snapshots are taken only there), None at any other boundary."""
         with self._lock:
-            self._attention = self._stop
+            # A snapshot asked for during validation waits for the next training batch.
+            self._attention = self._stop or (bool(self._snapshots) and train_batch is None)
         self._apply_pending(in_fit=True)
+        if train_batch is not None:
+            self._take_snapshots(train_batch)
         if self._pause_requested and not self._stop:
-            self._hold()
+            self._hold(train_batch)
         if self._stop:
             self._note_stop(*self._take_request())
             raise _StopFit
 
-    def _hold(self) -> None:
-        """Wait at this boundary until resumed or stopped; changes sent meanwhile apply now."""
+    def _hold(self, train_batch: int | None) -> None:
+        """Wait at this boundary until resumed or stopped; changes sent meanwhile apply now,
+        snapshots asked for meanwhile are taken now (if this is a training batch's)."""
         self.paused = True
         self("begin_pause")
         while True:
             self._wake.wait()
+            if train_batch is not None:
+                self._take_snapshots(train_batch)
             with self._lock:
                 if self._stop or not self._pause_requested:
                     break
@@ -374,6 +436,21 @@ class Runner:
         self._apply_pending(in_fit=True)
         self.paused = False
         self("after_pause")
+
+    def _take_snapshots(self, batch: int) -> None:
+        with self._lock:
+            asked, self._snapshots = self._snapshots, []
+        for path, future in asked:
+            if not future.set_running_or_notify_cancel():
+                continue  # given up on by whoever asked
+            assert self._epoch_start_rng is not None
+            try:
+                save_snapshot(self, path, batch, self._epoch_start_rng)
+            except Exception as exc:  # a full disk must not end the fit it snapshots
+                log.warning("snapshot to %s failed", path, exc_info=True)
+                future.set_exception(exc)
+                continue
+            future.set_result({"epoch": int(self.epoch), "batch": batch, "iter": int(self.n_iter)})
 
     def _take_request(self) -> tuple[str, str, dict[str, Any]]:
         with self._lock:

@@ -1,6 +1,6 @@
 """The API's error responses: the run domain's refusals as 404, 409 and 422, validation errors
-with a bounded echo of the input, 405s that name every allowed method, and anything
-unexpected logged and answered 500 without a traceback."""
+with a bounded echo of the input, 405s that name every allowed method, a database that does
+not answer as 503, and anything unexpected logged and answered 500 without a traceback."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request, WebSocket, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
@@ -156,6 +158,15 @@ def add_error_handlers(app: FastAPI) -> None:
                 headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
                 exc = HTTPException(exc.status_code, exc.detail, headers)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, unreachable or out of connections: the service, not the
+        # request, is at fault, and a retry may succeed (a load balancer reads 503 so too).
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, exc)
+        body = {"detail": "the database is unavailable; try again shortly"}
+        return JSONResponse(body, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

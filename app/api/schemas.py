@@ -170,6 +170,12 @@ class RunOut(BaseModel):
     owner: str | None = Field(
         None, description="`<host>:<pid>` of the process that trains the run."
     )
+    parent_id: str | None = Field(None, description="The run this one was forked from.")
+    fork_point: dict[str, Any] | None = Field(
+        None,
+        description="Where the fork started: `epoch` (from 0) it continued in, `batch` (of "
+        "that epoch, already done), `iter` (training batches done in all), `hypers` it set.",
+    )
     tags: list[str] = Field(default_factory=list)
     note: str = ""
     duration: float = Field(
@@ -224,6 +230,7 @@ _ERROR_DESCRIPTIONS = {
     404: "No such run (or no such callback or file of the run).",
     409: "The run's state does not allow this; `status` names the state.",
     413: "The body is larger than FITBOARD_MAX_BODY_BYTES.",
+    503: "The database does not answer; try again after `Retry-After` seconds.",
 }
 
 
@@ -238,5 +245,5 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-# What any route behind `guard` may answer, whatever it does.
-GUARDED_RESPONSES = error_responses(400, 401, 403)
+# What any route behind `guard` may answer, whatever it does (503: its database is down).
+GUARDED_RESPONSES = error_responses(400, 401, 403, 503)

@@ -118,6 +118,11 @@ class RunRow(Base):
     # No foreign key: see migration 0002_sweeps (SQLite would copy `runs` to add one).
     sweep_id: Mapped[str | None] = mapped_column(String(32), index=True)
     trial_number: Mapped[int | None]
+    # A fork: the run it was forked from (no foreign key: a fork outlives its parent) and
+    # where, {"epoch", "batch", "iter", "hypers"}: the epoch it continued in (0-based), the
+    # batches of it already done, the training batches done in all, and what it changed.
+    parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    fork_point: Mapped[dict[str, Any] | None]
     # Trained outside the server by a client that reports over /ws/report (owner: the
     # client's "<hostname>:<pid>"); only the holder of the run's write key may report on it.
     external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Engine, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.listing import RunQuery, RunsPage, keyset_page
@@ -49,11 +49,14 @@ class Store:
         trial_number: int | None = None,
         external: bool = False,
         write_key_hash: str | None = None,
+        parent_id: str | None = None,
+        fork_point: dict[str, Any] | None = None,
     ) -> RunRow:
         """Insert a queued run with its callbacks, given as (id, name, params), owned by
         `owner` (`this_process()` of the manager that will train it, or for an `external` run
         the client's process, which reports with the key `write_key_hash` digests), asking
-        `resources`; a sweep's trial also carries its sweep and trial number."""
+        `resources`; a sweep's trial also carries its sweep and trial number, a fork its
+        parent and fork point."""
         now = utcnow()
         run = RunRow(
             id=run_id,
@@ -68,6 +71,8 @@ class Store:
             trial_number=trial_number,
             external=external,
             write_key_hash=write_key_hash,
+            parent_id=parent_id,
+            fork_point=fork_point,
         )
         run.callbacks = [
             CallbackRow(id=cb_id, name=cb_name, params=cb_params, attached_at=now)
@@ -81,6 +86,12 @@ class Store:
         """The run with this id, or None."""
         with self._session() as session:
             return session.get(RunRow, run_id)
+
+    def forks_of(self, run_id: str) -> list[RunRow]:
+        """The runs forked from this one, oldest first."""
+        query = select(RunRow).where(RunRow.parent_id == run_id).order_by(RunRow.created_at)
+        with self._session() as session:
+            return list(session.scalars(query))
 
     def list_runs(
         self, statuses: Iterable[str] = (), *, limit: int = 50, offset: int = 0
@@ -267,17 +278,39 @@ class Store:
         with self._session() as session:
             return session.scalar(query)
 
-    def metric_events(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The run's epoch messages and batch messages, each in seq order."""
-        query = (
-            select(EventRow.type, EventRow.data)
-            .where(EventRow.run_id == run_id, EventRow.type.in_(["epoch", "batch"]))
+    def epoch_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's epoch messages, in seq order."""
+        with self._session() as session:
+            return [data for _, data in session.execute(self._epochs_query(run_id))]
+
+    @staticmethod
+    def _epochs_query(run_id: str) -> Select[tuple[int, dict[str, Any]]]:
+        return (
+            select(EventRow.seq, EventRow.data)
+            .where(EventRow.run_id == run_id, EventRow.type == "epoch")
             .order_by(EventRow.seq)
         )
+
+    def metric_events(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The run's epoch messages, and the batch messages that `batch_history` may need, each
+        in seq order.
+
+        A finished epoch's message carries its own curve, which supersedes its live `batch`
+        messages; so when every epoch has one, only the batches after the last epoch (the one
+        still training) are read. A long run's GET /metrics then costs its epochs, not every
+        throttled batch it ever sent.
+        """
         with self._session() as session:
-            rows = session.execute(query).all()
-        epochs = [data for kind, data in rows if kind == "epoch"]
-        batches = [data for kind, data in rows if kind == "batch"]
+            epoch_rows = session.execute(self._epochs_query(run_id)).all()
+            epochs = [data for _, data in epoch_rows]
+            curved = all((m.get("batches") or {}).get("iter") for m in epochs)
+            after = epoch_rows[-1][0] if epoch_rows and curved else 0
+            batches_query = (
+                select(EventRow.data)
+                .where(EventRow.run_id == run_id, EventRow.type == "batch", EventRow.seq > after)
+                .order_by(EventRow.seq)
+            )
+            batches = list(session.scalars(batches_query))
         return epochs, batches
 
 

@@ -28,6 +28,7 @@ from app.live.hub import EventHub
 from app.live.messages import (
     StopSource,
     callback_message,
+    fork_message,
     resumed_message,
     status_message,
     stop_reason_dict,
@@ -48,11 +49,13 @@ from app.runs.backends import (
     RunBackend,
     RunOutcome,
     SetHyper,
+    Snapshot,
     Stop,
 )
 from app.runs.backends.remote import RemoteBackend
 from app.runs.checkpoints import latest_checkpoint
 from app.runs.errors import InvalidRequest, RunNotFound, RunStateConflict
+from app.runs.forks import FORK_CHECKPOINT, ForkWait, fork_point_of, plan_fork
 from app.runs.owners import interrupt_orphans, this_process
 from app.runs.requests import MAX_CALLBACKS_PER_RUN, HyperValues, RequestValidator, RunRequest
 from trainer import load_checkpoint
@@ -60,6 +63,10 @@ from trainer import load_checkpoint
 __all__ = ["RunManager"]
 
 log = logging.getLogger(__name__)
+
+# How long a fork request waits for a live parent's snapshot: one batch, normally; a parent
+# paused during validation takes it only once resumed.
+FORK_SNAPSHOT_TIMEOUT_S = 30.0
 
 
 class RunManager:
@@ -95,6 +102,8 @@ class RunManager:
         self._running: set[str] = set()  # begun, not ended
         self._resume_from: dict[str, Path] = {}
         self._pause_timers: dict[str, threading.Timer] = {}
+        self._forks: dict[str, ForkWait] = {}  # by fork id: snapshots asked of live parents
+        self._forks_lock = threading.Lock()  # not `_lock`: answered on training threads
         self._closing = False
         self.owner = this_process()  # recorded on every run this manager creates or resumes
 
@@ -286,7 +295,9 @@ class RunManager:
             if RunStatus(row.status) not in extendable:
                 hint = " (only completed, stopped or early-stopped runs)"
                 raise RunStateConflict(run_id, row.status, "extend it", hint)
-            done = len(self.store.metric_events(run_id)[0])
+            epochs_done = self.store.epoch_events(run_id)
+            # The last epoch's number, not a count: a fork's history starts at its fork point.
+            done = epochs_done[-1]["epoch"] + 1 if epochs_done else 0
             params = {**row.params, "epochs": done + epochs}
             try:
                 self.recipes.validate_params(
@@ -337,6 +348,118 @@ class RunManager:
         total = (params or row.params).get("epochs")
         self.hub.publish(row.id, resumed_message(checkpoint.name, after_epoch, total))
         self._enqueue(self.get(row.id))
+
+    # --- fork: a new run from another run's state -------------------------------------------
+
+    def fork(
+        self,
+        run_id: str,
+        params: dict[str, Any] | None = None,
+        callbacks: list[tuple[str, dict[str, Any]]] | None = None,
+        name: str | None = None,
+    ) -> RunRow:
+        """Queue a new run that starts where `run_id` is now (a running or paused run: from
+        a snapshot before its next training batch; any other: from its newest checkpoint),
+        with `params` (epochs and optimizer hyperparameters only) and `callbacks` (default:
+        the parent's) changed. The parent goes on untouched."""
+        parent = self.get(run_id)
+        if parent.external:
+            raise RunStateConflict(run_id, parent.status, "fork it", ": it trains in its client")
+        kept = [(cb.name, cb.params) for cb in parent.callbacks]
+        request, hypers = plan_fork(
+            self.requests, parent, params or {}, kept if callbacks is None else callbacks, name
+        )
+        fork_id = _new_id(6)
+        snapshot = self.settings.run_dir(fork_id) / FORK_CHECKPOINT
+        try:
+            point = self._snapshot_live(run_id, fork_id, snapshot)
+            if point is None:
+                point = self._snapshot_from_checkpoint(run_id, snapshot)
+            if request.params.epochs <= point["epoch"]:
+                done = point["epoch"]
+                message = (
+                    f"the fork continues in epoch {done + 1}: ask for more than {done} "
+                    f"epoch{'' if done == 1 else 's'} in all"
+                )
+                raise InvalidRequest.at(("params", "epochs"), message)
+            return self._queue_fork(request, run_id, fork_id, {**point, "hypers": hypers})
+        except BaseException:
+            shutil.rmtree(snapshot.parent, ignore_errors=True)
+            raise
+
+    def forks_of(self, run_id: str) -> list[RunRow]:
+        """The runs forked from this one, oldest first."""
+        self.get(run_id)
+        return self.store.forks_of(run_id)
+
+    def _snapshot_live(self, run_id: str, fork_id: str, path: Path) -> dict[str, int] | None:
+        """The fork point of a snapshot taken by the running parent; None if it is not
+        running here (or it ended before its next training batch)."""
+        waiter = ForkWait(run_id)
+        with self._lock:
+            row = self.get(run_id)
+            live = row.status in (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
+            if not live or not self._executes(run_id):
+                return None
+            with self._forks_lock:
+                self._forks[fork_id] = waiter
+            if not self._control(run_id, Snapshot(path, fork_id)):
+                with self._forks_lock:
+                    self._forks.pop(fork_id, None)
+                return None
+        try:
+            if not waiter.wait(FORK_SNAPSHOT_TIMEOUT_S):
+                hint = f": it reached no training batch in {FORK_SNAPSHOT_TIMEOUT_S:g} s"
+                raise RunStateConflict(run_id, self.get(run_id).status, "fork it", hint)
+        finally:
+            with self._forks_lock:
+                self._forks.pop(fork_id, None)
+        answer = waiter.message
+        return None if answer is None or answer.get("point") is None else answer["point"]
+
+    def _snapshot_from_checkpoint(self, run_id: str, path: Path) -> dict[str, int]:
+        row = self.get(run_id)
+        checkpoint = latest_checkpoint(self.settings.run_dir(run_id))
+        if checkpoint is None:
+            hint = " (fork a running run, or one with a checkpoint)"
+            raise RunStateConflict(run_id, row.status, "fork it", f": it has no checkpoint{hint}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(checkpoint, path)  # the fork's own copy: the parent may be deleted
+        return fork_point_of(path)
+
+    def _queue_fork(
+        self, request: RunRequest, parent_id: str, fork_id: str, point: dict[str, Any]
+    ) -> RunRow:
+        with self._lock:
+            row = self.store.create_run(
+                run_id=fork_id,
+                name=request.name or fork_id,
+                recipe=request.recipe,
+                params=request.params_json(),
+                callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
+                owner=self.owner,
+                resources=request.resources.as_dict(),
+                parent_id=parent_id,
+                fork_point=point,
+            )
+            self._resume_from[fork_id] = self.settings.run_dir(fork_id) / FORK_CHECKPOINT
+            self.hub.open_run(fork_id)
+            self.hub.publish(fork_id, fork_message(parent_id, fork_id, point))
+            self._enqueue(row)
+        return row
+
+    def _fork_answered(self, message: dict[str, Any]) -> None:
+        with self._forks_lock:
+            waiter = self._forks.get(message.get("child_id", ""))
+        if waiter is not None:
+            waiter.answer(message)
+
+    def _forks_end_with(self, run_id: str) -> None:
+        """The parent ended: snapshots it still owes will not come (from the checkpoint)."""
+        with self._forks_lock:
+            waiting = [w for w in self._forks.values() if w.parent_id == run_id]
+        for waiter in waiting:
+            waiter.answer(None)
 
     def delete(self, run_id: str) -> None:
         """Delete a finished run, its history and its directory."""
@@ -415,7 +538,10 @@ class RunManager:
 
     def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """Number a message the run emitted and hand it to the hub (never blocks)."""
-        return self.hub.publish(run_id, message)
+        numbered = self.hub.publish(run_id, message)
+        if message.get("type") == "fork":  # a snapshot a fork request waits for
+            self._fork_answered(message)
+        return numbered
 
     def held(self, run_id: str, paused: bool, epoch: int, iter: int) -> None:
         """The run began or stopped holding at a batch boundary: `paused`, or `running` again."""
@@ -459,6 +585,7 @@ class RunManager:
         # the other, and the event writer leaves a finished run's `latest` alone.
         epoch = outcome.last_epoch
         last = {"latest": summary(epoch)} if epoch is not None else {}
+        self._forks_end_with(run_id)
         with self._lock:
             self._running.discard(run_id)
             self._time_pause(run_id, paused=False)
@@ -495,13 +622,18 @@ class RunManager:
             AttachedCallback(cb.id, cb.name, self.callbacks.validate_params(cb.name, cb.params))
             for cb in row.callbacks
         )
+        resume_from = self._resume_from.pop(row.id, None)
+        # A fork's edits, again each time it starts from its parent's optimizer state.
+        from_fork = resume_from is not None and resume_from.name == FORK_CHECKPOINT
+        hypers = (row.fork_point or {}).get("hypers") if from_fork else None
         return Launch(
             run_id=row.id,
             recipe=row.recipe,
             params=params,
             callbacks=callbacks,
             run_dir=self.settings.run_dir(row.id),
-            resume_from=self._resume_from.pop(row.id, None),
+            resume_from=resume_from,
+            hypers=hypers or None,
         )
 
     def _yield_to_other_writer(

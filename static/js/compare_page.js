@@ -6,6 +6,7 @@ import { COLORS, LiveChart } from "./charts.js";
 import { renderCompareParallel } from "./compare_parallel.js";
 import { renderCompareTable } from "./compare_table.js";
 import { badge, el, replaceChildren, setBadge } from "./dom.js";
+import { forkPointLabel } from "./fork_panel.js";
 import { FrameQueue } from "./frame_queue.js";
 import { epochNumber, metricNames, metricOf } from "./messages.js";
 import { runPageUrl, runUrl } from "./urls.js";
@@ -79,6 +80,8 @@ function redraw() {
     const chart = chartFor(split, name);
     chart.setData(xs, ys);
     chart.draw();
+    // Where each run's curve begins: a fork's at its fork point, not at epoch 1.
+    chart.container.dataset.firstEpochs = ys.map((v) => xs[v.findIndex((y) => y !== null)] ?? "").join(",");
   }
 }
 
@@ -101,6 +104,20 @@ function swatch(color) {
   return node;
 }
 
+/** "fork of <parent> from epoch 3, after 12 of its batches": for a fork, its parent. */
+function lineage(run) {
+  if (!run.parent_id) return null;
+  const parent = runs.find((entry) => entry.id === run.parent_id);
+  const name = parent ? parent.run.name || parent.id : run.parent_id;
+  return el(
+    "span",
+    { class: "lineage" },
+    " fork of ",
+    el("a", { href: runPageUrl(run.parent_id) }, name),
+    ` from ${forkPointLabel(run.fork_point)}`,
+  );
+}
+
 function renderRunList() {
   const items = runs.map((entry) =>
     el(
@@ -110,6 +127,7 @@ function renderRunList() {
       el("a", { href: runPageUrl(entry.id) }, entry.run.name || entry.id),
       " ",
       badge(entry.run.status),
+      lineage(entry.run),
     ),
   );
   replaceChildren(document.getElementById("compare-runs"), items);

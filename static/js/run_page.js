@@ -6,6 +6,7 @@ import { ArtifactsPanel } from "./artifacts_panel.js";
 import { NotesPanel } from "./notes_panel.js";
 import { initConnectionBanner } from "./connection.js";
 import { FINISHED, formatSeconds, formatTime, setBadge } from "./dom.js";
+import { ForkPanel } from "./fork_panel.js";
 import { FrameQueue } from "./frame_queue.js";
 import { HyperEditor } from "./hyper_editor.js";
 import {
@@ -47,9 +48,10 @@ class RunPage {
     this.callbacks = new CallbacksPanel(root, this.runId);
     this.controls = new RunControls(root, this.runId);
     this.hypers = new HyperEditor(root, this.runId);
-    this.log = new EventLog(root.querySelector("#event-log"));
+    this.log = new EventLog(root.querySelector("#event-log"), this.runId);
     this.artifacts = new ArtifactsPanel(root, this.runId);
     this.notes = new NotesPanel(root, this.runId);
+    this.forks = new ForkPanel(root, this.runId);
     this.facts = new RunFacts(root);
     // The run's duration: the server's figure at load, then ticking while it runs (live
     // status messages stop and restart it; the history replay is already in the figure).
@@ -79,6 +81,8 @@ class RunPage {
     this.run = await api(runUrl(this.runId));
     this.clock = { base: this.run.duration || 0, since: this.run.status === "running" ? Date.now() / 1000 : null };
     this.notes.set(this.run);
+    this.forks.setRun(this.run);
+    this.forks.refresh();
     this.showRun();
     this.callbacks.set(this.run.callbacks);
     this.hypers.setRun(this.run);
@@ -111,6 +115,7 @@ class RunPage {
       else if (message.type === "hyper") this.hyper(message);
       else if (message.type === "evaluation") this.controls.evaluated();
       else if (message.type === "system") this.charts.addSystem(message);
+      else if (message.type === "fork") this.forks.apply(message);
     }
     this.log.add(messages);
     this.charts.draw();
@@ -191,6 +196,7 @@ class RunPage {
     this.controls.setStatus(status, { stopping: this.stopRequestedAt !== null });
     this.hypers.setStatus(status, !live);
     this.callbacks.setLive(live);
+    this.forks.setStatus(status);
     this.root.querySelector("#extend-form").hidden = !EXTENDABLE.has(status);
     this.showLive();
     this.showTimes();

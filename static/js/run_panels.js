@@ -10,6 +10,7 @@ import {
   stopReasonText,
   whereLabel,
 } from "./messages.js";
+import { forkPointLabel } from "./fork_panel.js";
 import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
 import { runUrl } from "./urls.js";
 
@@ -153,8 +154,16 @@ function clock(message) {
   return new Date(message.time * 1000).toLocaleTimeString();
 }
 
+/** A `fork` message, in the parent's log ("forked as …") or in the fork's ("forked from …"). */
+function forkLine(message, runId) {
+  if (!message.point) return { kind: "error", text: `fork ${message.child_id} failed: ${message.error}` };
+  const at = forkPointLabel(message.point);
+  if (runId === message.child_id) return { kind: "status", text: `forked from ${message.parent_id} at ${at}` };
+  return { kind: "status", text: `forked as ${message.child_id} at ${at}` };
+}
+
 /** The log line for a message, or null for messages the log does not show (batches). */
-function describe(message) {
+function describe(message, runId) {
   switch (message.type) {
     case "status": {
       const label = STATUS_LABELS[message.status] || message.status;
@@ -195,6 +204,8 @@ function describe(message) {
         text: `resumed from ${message.checkpoint} after epoch ${message.after_epoch + 1}${to}`,
       };
     }
+    case "fork":
+      return forkLine(message, runId);
     case "error":
       return { kind: "error", text: message.message || message.error || "error" };
     default:
@@ -203,14 +214,15 @@ function describe(message) {
 }
 
 export class EventLog {
-  constructor(list) {
+  constructor(list, runId) {
     this.list = list;
+    this.runId = runId; // the page's run: a fork message reads differently in parent and child
   }
 
   add(messages) {
     const lines = [];
     for (const message of messages) {
-      const line = describe(message);
+      const line = describe(message, this.runId);
       if (!line) continue;
       lines.push(
         el(

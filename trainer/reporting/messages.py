@@ -21,6 +21,7 @@ __all__ = [
     "epoch_message",
     "evaluation_message",
     "finite",
+    "fork_message",
     "hyper_message",
     "lr_find_message",
     "plain",
@@ -128,6 +129,22 @@ def resumed_message(checkpoint: str, after_epoch: int, epochs: int | None) -> Me
         "checkpoint": checkpoint,
         "after_epoch": after_epoch,
         "epochs": epochs,
+    }
+
+
+def fork_message(
+    parent_id: str, child_id: str, point: Mapping[str, Any] | None, error: str | None = None
+) -> Message:
+    """`fork` {parent_id, child_id, point, error}: `child_id` was forked from `parent_id` at
+    `point` ({epoch, batch, iter}: the epoch from 0, its batches done, the training batches
+    done in all); in both runs' logs. A snapshot that could not be taken has `point` null
+    and says why in `error` (then in the parent's log only)."""
+    return {
+        "type": "fork",
+        "parent_id": parent_id,
+        "child_id": child_id,
+        "point": None if point is None else plain(dict(point)),
+        "error": error,
     }
 
 

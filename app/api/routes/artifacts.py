@@ -66,8 +66,7 @@ def list_artifacts(
             stat = path.stat()
             modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
             found.append(CheckpointFile(kind=kind, bytes=stat.st_size, modified_at=modified))
-    epochs, _ = store.metric_events(run_id)
-    return Artifacts(checkpoints=found, epochs=len(epochs))
+    return Artifacts(checkpoints=found, epochs=len(store.epoch_events(run_id)))
 
 
 @router.get(
@@ -102,7 +101,7 @@ def metrics_csv(run_id: PathId, manager: ManagerDep, store: StoreDep) -> Respons
     """One row per epoch: `epoch` (as in `epoch` messages: from 0, like Keras' and Lightning's
     CSV loggers), `elapsed` (s since the fit began), then `train_<stat>`, `valid_<stat>`."""
     manager.get(run_id)
-    rows = metric_rows(store.metric_events(run_id)[0])
+    rows = metric_rows(store.epoch_events(run_id))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_columns(rows), lineterminator="\n")
     writer.writeheader()
@@ -118,7 +117,7 @@ def metrics_csv(run_id: PathId, manager: ManagerDep, store: StoreDep) -> Respons
 def metrics_json(run_id: PathId, manager: ManagerDep, store: StoreDep) -> list[dict[str, Any]]:
     """The rows of `metrics.csv` as JSON objects (`null` where a value was not finite)."""
     manager.get(run_id)
-    return metric_rows(store.metric_events(run_id)[0])
+    return metric_rows(store.epoch_events(run_id))
 
 
 def metric_rows(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from .base import (
     RunOutcome,
     RunReporter,
     SetHyper,
+    Snapshot,
     Stop,
 )
 from .threads import ThreadBackend
@@ -45,6 +46,7 @@ __all__ = [
     "RunOutcome",
     "RunReporter",
     "SetHyper",
+    "Snapshot",
     "Stop",
     "ThreadBackend",
     "make_backend",

@@ -41,6 +41,7 @@ __all__ = [
     "RunOutcome",
     "RunReporter",
     "SetHyper",
+    "Snapshot",
     "Stop",
 ]
 
@@ -104,6 +105,9 @@ class Launch:
     callbacks: tuple[AttachedCallback, ...]
     run_dir: Path  # the run's own directory: checkpoints go here
     resume_from: Path | None = None  # a checkpoint to continue from
+    # Optimizer hyperparameters set before its first batch: a fork's edits, which the
+    # parent's optimizer state (in the snapshot) would otherwise override.
+    hypers: dict[str, float] | None = None
 
 
 # --- commands: each takes effect at the run's next batch boundary ----------------------------
@@ -156,7 +160,16 @@ class Evaluate:
     """Run validation now, at the next batch boundary; the run's training is untouched."""
 
 
-Command = Stop | Attach | Detach | SetHyper | Pause | Resume | Evaluate
+@dataclass(frozen=True)
+class Snapshot:
+    """Write a snapshot of the fit to `path` before its next training batch, for the fork
+    `fork_id`; a `fork` message says where it was taken (or why it was not)."""
+
+    path: Path
+    fork_id: str
+
+
+Command = Stop | Attach | Detach | SetHyper | Pause | Resume | Evaluate | Snapshot
 
 
 class CommandRefused(Exception):

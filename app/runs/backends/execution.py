@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 
 from app.catalog import CallbackCatalog, CallbackContext, RecipeRegistry
-from app.live.messages import evaluation_message, stop_reason_dict
+from app.live.messages import evaluation_message, fork_message, hyper_message, stop_reason_dict
 from app.live.stats_callback import Publish, WebSocketStatsCallback
 from app.live.system_stats import SystemStatsCallback
 from app.runs.backends.base import (
@@ -34,6 +35,7 @@ from app.runs.backends.base import (
     Resume,
     RunOutcome,
     SetHyper,
+    Snapshot,
     Stop,
 )
 from trainer import AvgStats, AvgStatsCallback, Callback, Runner
@@ -59,6 +61,8 @@ class _HoldReporter(Callback):
         self.on_hold(True, self.run.epoch, self.run.n_iter)
 
     def after_pause(self) -> None:
+        if self.run.stop:  # stopped while held: the fit ends here, it never runs again
+            return
         self.on_hold(False, self.run.epoch, self.run.n_iter)
 
 
@@ -86,6 +90,25 @@ class _Evaluation(AtNextBoundary):
         self.publish(evaluation_message(run.epoch, run.n_iter, stats.as_dict()))
 
 
+class _ForkHypers(Callback):
+    """A fork's hyperparameters, set right before its first training batch: after its
+    snapshot's optimizer state (which holds the parent's values) has loaded."""
+
+    def __init__(self, values: dict[str, float], publish: Publish) -> None:
+        self.values, self.publish = values, publish
+
+    def begin_batch(self) -> None:
+        run = self.run
+        if not run.in_train:
+            return
+        applied = {k: v for k, v in self.values.items() if k in run.opt.param_groups[0]}
+        for group in run.opt.param_groups:
+            group.update(applied)
+        missing = sorted(set(self.values) - set(applied))
+        self.publish(hyper_message(applied, missing, run.epoch, run.n_iter))
+        run.remove_cbs([self])
+
+
 class RunExecution:
     """Builds a run's Runner from a Launch, fits it, and applies commands to it."""
 
@@ -105,6 +128,7 @@ class RunExecution:
         self._waiting: list[Command] = []
         self._callbacks: dict[str, Callback] = {}
         self._run_dir: Path | None = None
+        self._run_id = ""
         self._metrics: list[Any] = []
 
     def control(self, command: Command) -> None:
@@ -138,11 +162,12 @@ class RunExecution:
 
     def _build(self, launch: Launch) -> Runner:
         metrics = self._metrics = list(self.recipes.get(launch.recipe).metrics)
-        self._run_dir = launch.run_dir
+        self._run_dir, self._run_id = launch.run_dir, launch.run_id
         for attached in launch.callbacks:
             self._callbacks[attached.id] = self._build_callback(attached)
+        extra = [_ForkHypers(launch.hypers, self.stats.publish)] if launch.hypers else []
         runner = Runner(
-            cbs=[self.stats, self.system, self.hold_reporter, *self._callbacks.values()],
+            cbs=[self.stats, self.system, self.hold_reporter, *self._callbacks.values(), *extra],
             cb_funcs=[partial(AvgStatsCallback, metrics, verbose=False)],
         )
         with self._lock:
@@ -179,3 +204,13 @@ class RunExecution:
                 runner.pause()
             case Resume():
                 runner.resume()
+            case Snapshot(path=path, fork_id=fork_id):
+                future = runner.snapshot(path)
+                future.add_done_callback(partial(self._snapshot_taken, fork_id))
+
+    def _snapshot_taken(self, fork_id: str, future: Future[dict[str, int]]) -> None:
+        # On the training thread, right after the snapshot was written (or failed).
+        error = future.exception()
+        point = None if error is not None else future.result()
+        reason = None if error is None else f"{type(error).__name__}: {error}"
+        self.stats.publish(fork_message(self._run_id, fork_id, point, reason))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from sqlalchemy.engine import URL, make_url
 
-from tests.fixtures.server import LiveServer, wait_for_status
+from tests.fixtures.postgres import admin_execute, fresh_postgres_database
+from tests.fixtures.server import LiveServer, server_settings, wait_for_status
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,3 +138,24 @@ def test_a_bad_callback_for_a_running_run_is_a_422_and_changes_nothing(
     assert not [m for m in events if m["type"] == "callback"]
     client.post(f"/api/runs/{run_id}/stop").raise_for_status()
     assert wait_for_status(client, run_id, "stopped")["status"] == "stopped"
+
+
+@pytest.mark.postgres
+def test_a_database_that_stops_answering_is_a_503_not_a_500(
+    postgres_server: URL, tmp_path: Path
+) -> None:
+    with (
+        fresh_postgres_database(postgres_server) as url,
+        LiveServer(server_settings(url, tmp_path)) as live,
+    ):
+        client = live.client()
+        assert client.get("/api/health").status_code == 200
+        # FORCE ends the server's sessions: its next query finds no database.
+        admin_execute(postgres_server, f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)')
+        for path in ("/api/health", "/api/runs"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["retry-after"] == "5"
+            assert "database is unavailable" in response.json()["detail"]
+        created = client.post("/api/runs", json={"recipe": "mlp"})
+        assert created.status_code == 503, created.text

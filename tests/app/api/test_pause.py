@@ -84,6 +84,9 @@ def test_a_paused_run_can_be_stopped(server: LiveServer) -> None:
     stopped = wait_for_status(client, run["id"], "stopped")
     assert time.monotonic() - started < 5
     assert stopped["stop_reason"]["source"] == "user"
+    statuses = [m["status"] for m in client.get(f"/api/runs/{run['id']}/events").json()
+                if m["type"] == "status"]  # fmt: skip
+    assert statuses[-2:] == ["paused", "stopped"]  # not a moment of "running" between
 
 
 def test_pausing_or_resuming_in_the_wrong_state_is_a_409_naming_it(server: LiveServer) -> None:

@@ -139,6 +139,25 @@ def test_metric_events_are_the_epoch_and_batch_messages_in_order(store: Store) -
     assert [b["iter"] for b in batch_messages] == list(range(1, 101))
 
 
+def test_metric_events_skip_the_batches_of_epochs_that_carry_their_own_curve(
+    store: Store,
+) -> None:
+    store.create_run(run_id="r1", name="n", recipe="mlp", params={})
+    curve = {"iter": [1, 2], "loss": [0.5, 0.4], "lr": [0.1, 0.1]}
+    store.save_events(
+        [
+            _message("r1", 1, iter=1, loss=0.5, epoch=0),
+            _message("r1", 2, iter=2, loss=0.4, epoch=0),
+            _message("r1", 3, "epoch", epoch=0, train={}, valid={}, batches=curve),
+            _message("r1", 4, iter=3, loss=0.3, epoch=1),
+        ]
+    )
+    epochs, batch_messages = store.metric_events("r1")
+    assert [e["epoch"] for e in epochs] == [0]
+    assert [b["iter"] for b in batch_messages] == [3]  # epoch 0's live batches: in its curve
+    assert store.epoch_events("r1") == epochs
+
+
 def test_concurrent_writers_of_two_runs_lose_nothing(store: Store) -> None:
     for run_id in ("a", "b"):
         store.create_run(run_id=run_id, name=run_id, recipe="mlp", params={})

@@ -116,6 +116,26 @@ def test_pause_holds_the_actor_and_resume_lets_it_finish(ray_server: LiveServer)
     assert len(client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]) == 3
 
 
+def test_a_fork_of_a_run_in_an_actor_starts_in_its_own_actor_from_the_snapshot(
+    ray_server: LiveServer,
+) -> None:
+    client = ray_server.client()
+    body = {**SEEDED, "params": {"epochs": 4, "bs": 8, "seed": 7}}
+    body["callbacks"] = [{"name": "checkpoint", "params": {}}]
+    parent = client.post("/api/runs", json=body).json()
+    wait_for_epoch(client, parent["id"], 0)
+    fork = client.post(f"/api/runs/{parent['id']}/fork", json={})
+    assert fork.status_code == 201, fork.text
+    child = fork.json()
+    assert child["parent_id"] == parent["id"] and child["fork_point"]["iter"] > 0
+    for run in (parent, child):
+        wait_for_status(client, run["id"], "completed", timeout=120)
+    # Another actor, the same end: the snapshot crossed processes whole.
+    assert _valid_losses(ray_server, child["id"])[-1] == _valid_losses(ray_server, parent["id"])[-1]
+    first = _valid_losses(ray_server, child["id"])
+    assert len(first) == 4 - child["fork_point"]["epoch"]
+
+
 def test_a_killed_actor_fails_its_run_with_rays_cause(ray_server: LiveServer) -> None:
     client = ray_server.client()
     run = client.post("/api/runs", json=LONG).json()
