@@ -165,6 +165,11 @@ class Settings(BaseSettings):
         description="Python modules (dotted import paths, comma-separated) imported at start-up "
         "to register your own recipes.",
     )
+    callback_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Python modules (dotted import paths, comma-separated) imported at start-up "
+        "to register your own attachable callbacks.",
+    )
     datasets_dir: Path | None = Field(
         default=None,
         description="The only directory a recipe may read local dataset files (MNIST) from; "
@@ -190,7 +195,9 @@ class Settings(BaseSettings):
         "before the run becomes interrupted.",
     )
 
-    @field_validator("allowed_origins", "allowed_hosts", "recipe_modules", mode="before")
+    @field_validator(
+        "allowed_origins", "allowed_hosts", "recipe_modules", "callback_modules", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -217,7 +224,7 @@ class Settings(BaseSettings):
             checked.append(name)
         return checked
 
-    @field_validator("recipe_modules")
+    @field_validator("recipe_modules", "callback_modules")
     @classmethod
     def _check_module_paths(cls, modules: list[str]) -> list[str]:
         for module in modules:

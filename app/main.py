@@ -36,7 +36,7 @@ from app.api.routes import (
     ws,
 )
 from app.api.security_headers import SecurityHeadersMiddleware
-from app.catalog import load_modules
+from app.catalog import load_user_modules
 from app.config import Settings, get_settings
 from app.db.sweep_store import SweepStore
 from app.paths import STATIC_DIR
@@ -65,7 +65,7 @@ class _FitboardApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The fitboard app for `settings` (default: read from the environment)."""
     settings = settings or get_settings()
-    load_modules(settings.recipe_modules)
+    load_user_modules(settings.recipe_modules, settings.callback_modules)
     app = _FitboardApp(
         title="fitboard",
         summary="Launch, watch and stop PyTorch training runs.",

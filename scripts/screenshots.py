@@ -1,11 +1,13 @@
 """Screenshots of the dashboard's pages at desktop and narrow widths, against a running server.
 
     fitboard serve &                       # or any running fitboard
-    .venv/bin/python scripts/screenshots.py --launch 2
-    # -> test-artifacts/screenshots/{runs,run,compare}-{desktop,narrow}.png
+    .venv/bin/python scripts/screenshots.py --launch 3 --sweep
+    # -> test-artifacts/screenshots/{runs,run,compare,sweep}-{desktop,narrow}.png
 
 `--launch N` first starts N short runs (the default recipe on plain digits, 6 epochs, with a
-checkpoint; the first one tagged) and waits for them, so the pages have something to show.
+checkpoint; the first one tagged) and waits for them, so the pages have something to show;
+`--sweep` a small sweep (4 trials over lr and bs) for the sweep page. The runs page is shot
+with its launch and sweep forms open.
 Uses Debian's Chromium through Playwright, like the tests.
 """
 
@@ -65,9 +67,36 @@ def launch_runs(base: str, token: str | None, count: int, timeout: float = 300) 
     raise SystemExit(f"runs {ids} did not finish within {timeout:.0f} s")
 
 
-def shoot(page: Page, url: str, path: Path, ready: str) -> None:
+def launch_sweep(base: str, token: str | None, timeout: float = 300) -> None:
+    """Start a small sweep of the default recipe and wait until it finishes."""
+    recipe = call(base, "/api/recipes", token)[0]["name"]
+    body = {
+        "recipe": recipe,
+        "params": {"epochs": 3, "dataset": "digits"},
+        "space": {
+            "lr": {"type": "float", "low": 0.01, "high": 1.0, "log": True},
+            "bs": {"type": "categorical", "choices": [16, 32, 64]},
+        },
+        "objective": "valid.accuracy",
+        "direction": "max",
+        "n_trials": 4,
+        "pruner": "none",
+        "name": "screenshots",
+    }
+    sweep_id = call(base, "/api/sweeps", token, body)["id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if call(base, f"/api/sweeps/{sweep_id}", token)["status"] != "running":
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"sweep {sweep_id} did not finish within {timeout:.0f} s")
+
+
+def shoot(page: Page, url: str, path: Path, ready: str, opens: str = "") -> None:
     page.goto(url)
     page.wait_for_selector(ready)
+    for summary in filter(None, opens.split(",")):
+        page.click(summary)
     page.wait_for_timeout(400)  # let the last animation frame draw the charts
     page.screenshot(path=str(path), full_page=True)
     print(path)
@@ -79,16 +108,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "screenshots")
     parser.add_argument("--token", help="FITBOARD_TOKEN of the server, if it has one")
     parser.add_argument("--launch", type=int, default=0, metavar="N", help="start N runs first")
+    parser.add_argument("--sweep", action="store_true", help="start a small sweep first")
     args = parser.parse_args()
     base = args.url.rstrip("/")
     if args.launch:
         launch_runs(base, args.token, args.launch)
-    runs = call(base, "/api/runs?limit=3", args.token)["items"]
-    pages = [("runs", "/", "#runs-body tr, #runs-empty:not([hidden])")]
+    if args.sweep:
+        launch_sweep(base, args.token)
+    runs = [
+        run
+        for run in call(base, "/api/runs?limit=20", args.token)["items"]
+        if run.get("sweep_id") is None
+    ][:3]
+    pages = [("runs", "/", "#runs-body tr, #runs-empty:not([hidden])", "")]
+    pages.append(("sweep-form", "/", "#launch-form", "#sweep-launch summary"))
     if runs:
-        pages.append(("run", f"/runs/{runs[0]['id']}", "#chart-epoch-loss[data-points]"))
+        pages.append(("run", f"/runs/{runs[0]['id']}", "#chart-epoch-loss[data-points]", ""))
         ids = ",".join(run["id"] for run in runs)
-        pages.append(("compare", f"/compare?ids={ids}", "#compare-table tbody tr"))
+        pages.append(("compare", f"/compare?ids={ids}", "#compare-table tbody tr", ""))
+    sweeps = call(base, "/api/sweeps?limit=1", args.token)["items"]
+    if sweeps:
+        pages.append(("sweep", f"/sweeps/{sweeps[0]['id']}", "#trials-body tr", ""))
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -100,8 +140,8 @@ def main() -> None:
                 )
             page = context.new_page()
             page.on("pageerror", lambda error: print(f"JavaScript error: {error}", file=sys.stderr))
-            for name, path, ready in pages:
-                shoot(page, base + path, args.out / f"{name}-{size_name}.png", ready)
+            for name, path, ready, opens in pages:
+                shoot(page, base + path, args.out / f"{name}-{size_name}.png", ready, opens)
             context.close()
         browser.close()
 

@@ -106,6 +106,7 @@ def checkpoint_state(run: Any) -> dict[str, Any]:
         "n_iter": int(run.n_iter),
         "rng": rng_state(run),
         "callbacks": {key: cb.state_dict() for key, cb in _stateful_callbacks(run.cbs)},
+        "history": list(getattr(run, "epoch_history", [])),
     }
 
 
@@ -188,6 +189,7 @@ def restore_position(run: Any, state: dict[str, Any]) -> None:
 def _restore_progress(run: Any, state: dict[str, Any], n_epochs: float) -> None:
     run.n_iter = state["n_iter"]
     run.n_epochs = n_epochs
+    run.epoch_history = list(state.get("history", []))  # absent in older checkpoints
     saved = state["callbacks"]
     for key, cb in _stateful_callbacks(run.cbs):
         if key in saved:

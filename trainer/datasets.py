@@ -1,5 +1,5 @@
-"""Built-in datasets that need no download: digits (default), shifted digits, synthetic, and
-local MNIST.
+"""Built-in datasets that need no download: digits (default), shifted digits, synthetic,
+local MNIST, and data of your own (a CSV table or an `.npz` of arrays).
 
 Every loader returns `x_train, y_train, x_valid, y_valid` as tensors: inputs flattened,
 float32 and normalised with the training set's mean and standard deviation; labels int64.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,19 @@ import torch
 
 __all__ = [
     "DATASETS",
+    "check_npz",
     "get_data",
     "load_csv",
     "load_digits",
     "load_mnist",
+    "load_npz",
+    "load_own",
     "load_shifted_digits",
     "make_synthetic",
     "normalize",
+    "npz_array",
+    "npz_headers",
+    "open_npz",
 ]
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -213,7 +220,11 @@ def load_csv(
     classes = sorted({row[at] for row in body})
     index = {name: i for i, name in enumerate(classes)}
     y = torch.tensor([index[row[at]] for row in body], dtype=torch.int64)
-    x = torch.from_numpy(values)
+    return _split_standardised(torch.from_numpy(values), y, seed, valid_pct)
+
+
+def _split_standardised(x: torch.Tensor, y: torch.Tensor, seed: int, valid_pct: float) -> Split:
+    """Rows split with `seed`; each feature standardised with the training rows' statistics."""
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_valid = max(1, round(len(x) * valid_pct))
     train_idx, valid_idx = perm[n_valid:], perm[:n_valid]
@@ -223,12 +234,137 @@ def load_csv(
     return normalize(x_train, mean, std), y[train_idx], normalize(x_valid, mean, std), y[valid_idx]
 
 
+# What an .npz may unpack to: its arrays are read whole, and a compressed one can be far larger
+# than the file (numpy reads no more than the sizes its zip directory states).
+NPZ_MAX_UNPACKED_BYTES = 1 << 30
+
+
+def open_npz(path: str | Path | Any, max_unpacked: int = NPZ_MAX_UNPACKED_BYTES) -> Any:
+    """`numpy.load` of an .npz (a path or a binary file) with `allow_pickle=False`: plain
+    arrays only, never unpickled objects. ValueError when it is not an .npz or unpacks to
+    more than `max_unpacked` bytes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ValueError("is not an .npz file (a zip archive of .npy arrays)") from None
+    if unpacked > max_unpacked:
+        raise ValueError(f"unpacks to {unpacked} bytes, more than the {max_unpacked} allowed")
+    if hasattr(path, "seek"):
+        path.seek(0)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"is not an .npz of plain arrays: {exc}") from None
+
+
+def npz_array(npz: Any, name: str) -> np.ndarray:
+    """Array `name` of an open .npz; ValueError naming the arrays there are, or saying that
+    this one would need unpickling."""
+    if name not in npz.files:
+        raise ValueError(f"has no array {name!r}; its arrays: {', '.join(npz.files) or 'none'}")
+    try:
+        return np.asarray(npz[name])
+    except ValueError as exc:  # an object array: it would need unpickling
+        raise ValueError(f"array {name!r} cannot be read without unpickling: {exc}") from None
+
+
+def npz_headers(path: str | Path) -> dict[str, tuple[np.dtype[Any], tuple[int, ...]]]:
+    """Each array's dtype and shape from the .npy headers of an .npz, reading no data (a
+    request is checked with it before a run starts). ValueError when it is not an .npz."""
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                arrays[info.filename.removesuffix(".npy")] = (dtype, tuple(shape))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"is not an .npz file of plain arrays ({exc})") from None
+    return arrays
+
+
+def check_npz(path: str | Path, x: str = "x", y: str = "y") -> int:
+    """Check from its headers that the .npz at `path` holds numeric inputs `x` and one class
+    `y` per row, as many of each and at least MIN_TABLE_ROWS; returns the rows. ValueError
+    saying what is wrong (without the path)."""
+    arrays = npz_headers(path)
+    for name in (x, y):
+        if name not in arrays:
+            raise ValueError(f"has no array {name!r}; its arrays: {', '.join(arrays) or 'none'}")
+    (x_type, x_shape), (y_type, y_shape) = arrays[x], arrays[y]
+    if x_type.kind not in "biuf" or not x_shape:
+        raise ValueError(f"array {x!r} must be numeric with one row per example, not {x_type}")
+    one_per_row = len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)
+    if y_type.kind not in "biufUS" or not one_per_row:
+        raise ValueError(
+            f"array {y!r} must hold one class (a number or a name) per row, "
+            f"not {y_type} of shape {y_shape}"
+        )
+    if x_shape[0] != y_shape[0]:
+        raise ValueError(f"array {x!r} has {x_shape[0]} rows but {y!r} has {y_shape[0]}")
+    if x_shape[0] < MIN_TABLE_ROWS:
+        raise ValueError(f"has {x_shape[0]} rows; at least {MIN_TABLE_ROWS} are needed")
+    return int(x_shape[0])
+
+
+def load_npz(
+    path: str | Path, *, x: str = "x", y: str = "y", seed: int = 0, valid_pct: float = 0.2
+) -> Split:
+    """Arrays of your own in an `.npz` (`numpy.savez`): inputs `x` (one row per example, any
+    shape after the first axis, numeric) and classes `y` (integers or names, mapped to
+    0..c-1 in sorted order). Loaded with `allow_pickle=False`; split and standardised as
+    `load_csv` does."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no .npz file at {path}")
+    try:
+        check_npz(path, x, y)
+        with open_npz(path) as npz:
+            inputs, classes = npz_array(npz, x), npz_array(npz, y)
+    except ValueError as exc:
+        raise ValueError(f"{path} {exc}") from None
+    classes = classes.reshape(-1)
+    if classes.dtype.kind == "f" and not np.array_equal(classes, np.round(classes)):
+        raise ValueError(f"{path}: array {y!r} holds fractions; classes are whole numbers")
+    values = inputs.reshape(len(inputs), -1).astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path}: array {x!r} holds NaN or infinite values")
+    _, index = np.unique(classes, return_inverse=True)
+    target = torch.from_numpy(index.reshape(-1).astype(np.int64))
+    return _split_standardised(torch.from_numpy(values), target, seed, valid_pct)
+
+
+def load_own(
+    path: str | Path,
+    *,
+    label: str | None = None,
+    features: str | None = None,
+    seed: int = 0,
+    valid_pct: float = 0.2,
+) -> Split:
+    """Data of your own, by the file's suffix: an `.npz` (`load_npz`: arrays `features`,
+    default "x", and `label`, default "y") or a CSV table (`load_csv`: column `label`,
+    default "label")."""
+    if Path(path).suffix.lower() == ".npz":
+        return load_npz(path, x=features or "x", y=label or "y", seed=seed, valid_pct=valid_pct)
+    if features is not None:
+        raise ValueError("features names an .npz array: a CSV's features are its other columns")
+    return load_csv(path, label=label or "label", seed=seed, valid_pct=valid_pct)
+
+
 DATASETS: dict[str, Callable[..., Split]] = {
     "digits": load_digits,
     "shifted_digits": load_shifted_digits,
     "synthetic": make_synthetic,
     "mnist": load_mnist,
-    "csv": load_csv,
+    "csv": load_own,  # the name the API has always had: your own table, .csv or .npz
 }
 
 

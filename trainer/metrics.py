@@ -104,7 +104,8 @@ class AvgStatsCallback(Callback):
     """Tracks `AvgStats` for training and validation and prints them after each epoch.
 
     After each epoch `run.epoch_stats` holds `{"train": {...}, "valid": {...}}` (plain
-    floats by metric name) for callbacks with a higher `_order` to read in `after_epoch`.
+    floats by metric name) for callbacks with a higher `_order` to read in `after_epoch`,
+    and `run.epoch_history` gains it with its `epoch`.
     """
 
     def __init__(self, metrics: Any, *, verbose: bool = True) -> None:
@@ -133,10 +134,13 @@ class AvgStatsCallback(Callback):
         self.valid_stats.load_state_dict(state["valid"], device)
 
     def after_epoch(self) -> None:
-        self.run.epoch_stats = {
-            "train": self.train_stats.as_dict(),
-            "valid": self.valid_stats.as_dict(),
-        }
+        run = self.run
+        run.epoch_stats = {"train": self.train_stats.as_dict(), "valid": self.valid_stats.as_dict()}
+        history = getattr(run, "epoch_history", None)
+        if history is not None:
+            # The same dicts, not a copy: a callback that adjusts this epoch's stats in its
+            # after_epoch adjusts the history too (the next epoch gets new dicts).
+            history.append({"epoch": int(run.epoch), **run.epoch_stats})
         if self.verbose:
             for stats in (self.train_stats, self.valid_stats):
                 if stats.count:

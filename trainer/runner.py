@@ -102,6 +102,9 @@ class Runner:
         self.pred: Any = None
         self.loss: Any = None
         self.epoch_stats: dict[str, dict[str, float]] = {}
+        # Every finished epoch's stats of this fit, `{"epoch", "train", "valid"}` (appended by
+        # AvgStatsCallback, kept by checkpoints): a callback joining late reads what it missed.
+        self.epoch_history: list[dict[str, Any]] = []
         cbs = list(listify(cbs))
         for cbf in listify(cb_funcs):
             cb = cbf()
@@ -242,7 +245,7 @@ class Runner:
                 raise RuntimeError("this Runner is already running fit")
             self._in_fit = True
         self.epochs, self.learn = epochs, learn
-        self.stop_reason, self.epoch_stats = None, {}
+        self.stop_reason, self.epoch_stats, self.epoch_history = None, {}, []
         self.loss = torch.tensor(0.0)
         try:
             self._fit_epochs(epochs, state)

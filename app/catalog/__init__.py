@@ -11,7 +11,12 @@ adds its own with the decorators::
 
     @recipe("wide_mlp", "An MLP with a wide hidden layer", WideParams)
     def wide_mlp(params: WideParams) -> Learner: ...
+
+    @callback("print_loss", "Print the loss after every epoch", PrintParams)
+    def print_loss(params: PrintParams, ctx: CallbackContext) -> Callback: ...
 """
+
+from collections.abc import Sequence
 
 from .builtin_recipes import (
     CNNParams,
@@ -30,7 +35,8 @@ from .callbacks import (
     callback,
     callback_catalog,
 )
-from .recipes import Recipe, RecipeRegistry, TrainParams, load_modules
+from .modules import load_modules
+from .recipes import Recipe, RecipeRegistry, TrainParams
 from .registry import (
     ENTRY_NAME_MAX_LENGTH,
     ENTRY_NAME_PATTERN,
@@ -60,6 +66,7 @@ __all__ = [
     "callback",
     "callback_catalog",
     "load_modules",
+    "load_user_modules",
     "recipe",
     "recipe_registry",
     "resolve_dataset_path",
@@ -68,3 +75,10 @@ __all__ = [
 recipe_registry = RecipeRegistry()
 register_builtins(recipe_registry)
 recipe = recipe_registry.recipe
+
+
+def load_user_modules(recipe_modules: Sequence[str], callback_modules: Sequence[str]) -> None:
+    """Import the settings' modules of recipes and of callbacks; RegistryError (one line,
+    naming the module) for one that fails to import or registers nothing of its kind."""
+    load_modules(recipe_modules, recipe_registry)
+    load_modules(callback_modules, callback_catalog)

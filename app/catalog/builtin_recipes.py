@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 from torch import nn
 
 from trainer import DataBunch, Learner, get_cnn_model, get_data, get_model
+from trainer.datasets import check_npz
 
 from .recipes import MAX_BATCH_SIZE, MAX_EPOCHS, RecipeRegistry, TrainParams
 
@@ -31,6 +32,7 @@ __all__ = [
 DatasetName = Literal["digits", "shifted_digits", "synthetic", "mnist", "csv"]
 FILE_DATASETS = ("mnist", "csv")  # the datasets read from FITBOARD_DATASETS_DIR
 DEFAULT_MNIST_PATH = "mnist"
+OWN_DATA_SUFFIXES = (".csv", ".npz")  # what the `csv` dataset (your own data) reads
 
 
 MAX_DATA_PATH_BYTES = 255  # one file name's worth (NAME_MAX): ample for `mnist/small.npz`
@@ -82,8 +84,8 @@ def _check_dataset_shape(relative: str, candidate: Path, dataset: str) -> None:
     """What `trainer.load_mnist` reads: an .npz file, or a directory holding the IDX files;
     what `trainer.load_csv` reads: a .csv file."""
     if dataset == "csv":
-        if not candidate.is_file() or candidate.suffix.lower() != ".csv":
-            raise ValueError(f"{relative!r} must be a .csv file")
+        if not candidate.is_file() or candidate.suffix.lower() not in OWN_DATA_SUFFIXES:
+            raise ValueError(f"{relative!r} must be a .csv or .npz file")
         return
     if candidate.is_dir():
         for stem in _IDX_STEMS:
@@ -116,8 +118,8 @@ class DataParams(TrainParams):
         max_length=255,
         validate_default=True,
         description="mnist: IDX .gz directory or .npz file (default "
-        f"{DEFAULT_MNIST_PATH!r}); csv: a .csv file with a header row. Relative to "
-        "FITBOARD_DATASETS_DIR.",
+        f"{DEFAULT_MNIST_PATH!r}); csv (your own data): a .csv file with a header row, or an "
+        ".npz of arrays. Relative to FITBOARD_DATASETS_DIR.",
         # The launch form shows the field only for the datasets that read files.
         json_schema_extra={"x-datasets": list(FILE_DATASETS)},
     )
@@ -125,7 +127,15 @@ class DataParams(TrainParams):
         default=None,
         min_length=1,
         max_length=100,
-        description="csv only: the column holding the class of each row (default 'label').",
+        description="csv only: the column holding the class of each row (default 'label'); "
+        "for an .npz, the array of classes (default 'y').",
+        json_schema_extra={"x-datasets": ["csv"]},
+    )
+    features: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$",
+        description="csv with an .npz only: the array of inputs, one row per example "
+        "(default 'x').",
         json_schema_extra={"x-datasets": ["csv"]},
     )
     _data_file: Path | None = PrivateAttr(None)
@@ -140,9 +150,19 @@ class DataParams(TrainParams):
                 raise ValueError(f"is only used with dataset {names}")
             return None
         if dataset == "csv" and not value:
-            raise ValueError("is required with dataset 'csv': a .csv file in FITBOARD_DATASETS_DIR")
+            raise ValueError(
+                "is required with dataset 'csv': a .csv or .npz file in FITBOARD_DATASETS_DIR"
+            )
         value = value or DEFAULT_MNIST_PATH
         resolve_dataset_path(value, _datasets_dir(info), dataset)
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _features_name_an_npz_array(cls, value: str | None, info: ValidationInfo) -> str | None:
+        path = info.data.get("data_path")
+        if value is not None and (path is None or not path.lower().endswith(".npz")):
+            raise ValueError("is only used with dataset 'csv' and an .npz data_path")
         return value
 
     @model_validator(mode="after")
@@ -151,6 +171,12 @@ class DataParams(TrainParams):
             self._data_file = resolve_dataset_path(
                 self.data_path, _datasets_dir(info), self.dataset
             )
+            if self.dataset == "csv" and self._data_file.suffix.lower() == ".npz":
+                # Its headers say enough to refuse a request now rather than fail the run.
+                try:
+                    check_npz(self._data_file, self.features or "x", self.label or "y")
+                except ValueError as exc:
+                    raise ValueError(f"data_path {self.data_path!r} {exc}") from None
         return self
 
     def load_data(self) -> DataBunch:
@@ -160,7 +186,7 @@ class DataParams(TrainParams):
             return DataBunch.from_arrays(*get_data(self.dataset), self.bs, seed=self.seed)
         options: dict[str, Any] = {"path": self._data_file}
         if self.dataset == "csv":
-            options |= {"label": self.label or "label", "seed": self.seed}
+            options |= {"label": self.label, "features": self.features, "seed": self.seed}
         try:
             arrays = get_data(self.dataset, **options)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.live.messages import lr_find_message
+from app.live.messages import hyper_message, lr_find_message
 from trainer import Callback
 from trainer.callbacks import (
     EarlyStopping,
@@ -63,11 +63,13 @@ class CallbackParams(BaseModel):
 
 @dataclass(frozen=True)
 class CallbackContext:
-    """What a callback may know about the run it joins: its own directory for files, and
-    the run's `publish` for a callback that reports a result of its own (the LR finder)."""
+    """What a callback may know about the run it joins: its own directory for files, the
+    run's `publish` for a callback that reports a result of its own (the LR finder), and its
+    id in the run's list (a one-shot callback names itself when it has acted)."""
 
     run_dir: Path
     publish: Callable[[dict[str, Any]], Any] | None = None
+    callback_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,16 +329,28 @@ class SetHyperparameterParams(CallbackParams):
 
 class SetHyperparameter(Callback):
     """Set an optimizer hyperparameter in every param group once, when it joins the fit
-    (at the start, or at the next batch boundary when attached to a running fit)."""
+    (at the start, or at the next batch boundary when attached to a running fit). With
+    `publish`, it says so in a `hyper` message naming `callback_id`: the dashboard then
+    shows the change in the run's configuration and the callback as done."""
 
-    def __init__(self, hyperparameter: str, value: float) -> None:
+    def __init__(
+        self,
+        hyperparameter: str,
+        value: float,
+        publish: Callable[[dict[str, Any]], Any] | None = None,
+        callback_id: str | None = None,
+    ) -> None:
         self.hyperparameter, self.value = hyperparameter, value
+        self.publish, self.callback_id = publish, callback_id
 
     def begin_fit(self) -> None:
         if self.hyperparameter not in self.run.opt.param_groups[0]:
             raise ValueError(f"the optimizer has no {self.hyperparameter!r} to set")
         # Joining at a batch boundary, so the Runner applies it before the next batch.
         self.run.set_hyper(self.hyperparameter, self.value)
+        if self.publish is not None:
+            message = hyper_message({self.hyperparameter: self.value}, [], self.epoch, self.n_iter)
+            self.publish(message | {"callback_id": self.callback_id})
 
 
 @callback(
@@ -345,4 +359,4 @@ class SetHyperparameter(Callback):
     SetHyperparameterParams,
 )
 def _set_hyperparameter(params: SetHyperparameterParams, ctx: CallbackContext) -> Callback:
-    return SetHyperparameter(params.hyperparameter, params.value)
+    return SetHyperparameter(params.hyperparameter, params.value, ctx.publish, ctx.callback_id)

@@ -6,7 +6,6 @@ a recipe *name* and a JSON object of parameters; nothing they send is imported o
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainer import Learner, accuracy, metric_name
 
-from .registry import Registry, RegistryError
+from .modules import load_modules
+from .registry import Registry
 
 __all__ = ["Recipe", "RecipeRegistry", "TrainParams", "load_modules"]
 
@@ -114,13 +114,3 @@ class RecipeRegistry(Registry[Recipe]):
         """Every recipe's description and parameter schema, the default one first."""
         items = [item | {"default": item["name"] == self.default} for item in super().describe()]
         return sorted(items, key=lambda item: not item["default"])
-
-
-def load_modules(module_paths: Sequence[str], kind: str = "recipe") -> None:
-    """Import each module by its dotted path so that its decorators (`@recipe`) register their
-    entries. Only paths from the settings come here, never from a client."""
-    for path in module_paths:
-        try:
-            importlib.import_module(path)
-        except Exception as exc:  # an import can fail in any way: say which module did
-            raise RegistryError(f"cannot load {kind} module {path!r}: {exc}") from exc

@@ -149,6 +149,17 @@ def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
         raise CommandError("invalid settings:\n" + "\n".join(lines)) from None
 
 
+def _load_user_modules(settings: Settings) -> None:
+    """The settings' recipe and callback modules, or a one-line CommandError naming the one
+    that fails (to import, or to register anything)."""
+    from app.catalog import RegistryError, load_user_modules
+
+    try:
+        load_user_modules(settings.recipe_modules, settings.callback_modules)
+    except RegistryError as exc:
+        raise CommandError(str(exc), EXIT_FAILED) from None
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -156,6 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
     """Start the dashboard (uvicorn) on the configured host and port; Ctrl-C stops it,
     recording its running runs as interrupted (a `fitboard run` beside it is left alone)."""
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    _load_user_modules(settings)  # a bad module is refused before "serving on"
     import uvicorn  # after the settings check: a refusal should not wait for these imports
 
     from app.main import SERVER_OPTIONS, create_app
@@ -175,12 +187,10 @@ def _run(args: argparse.Namespace) -> int:
     """Train RECIPE in this terminal with a progress bar, storing the run in the dashboard's
     database (it appears in the dashboard's list). Ctrl-C stops the run at the next batch;
     a second Ctrl-C quits without waiting for the run's last messages."""
-    from app.catalog import load_modules
-
     settings = _settings(args)
     params = parse_assignments(args.params, "--set")
     callbacks = [parse_callback(text) for text in args.callbacks]
-    load_modules(settings.recipe_modules)
+    _load_user_modules(settings)
     from app.cli.terminal import explain, train_in_terminal
     from app.runs import InvalidRequest
 

@@ -96,9 +96,10 @@ class _Progress:
         self.out, self.epochs = out, epochs
         is_terminal = bool(getattr(out, "isatty", None) and out.isatty())
         self.bar = tqdm(total=epochs, unit="epoch", file=out, disable=not is_terminal)
+        self.closed = False
 
     def write(self, line: str) -> None:
-        if self.bar.disable:
+        if self.bar.disable or self.closed:
             print(line, file=self.out, flush=True)
         else:
             self.bar.write(line, file=self.out)
@@ -106,17 +107,29 @@ class _Progress:
     def show(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "batch":
-            self.bar.set_postfix(loss=f"{message['loss']:.4f}", lr=f"{message['lr']:.3g}")
+            self._postfix(message["loss"], message["lr"])
         elif kind == "epoch":
+            # Batch messages are throttled: the epoch's curve holds its last batch.
+            curve = message.get("batches") or {}
+            if curve.get("loss"):
+                self._postfix(curve["loss"][-1], (curve.get("lr") or [None])[-1])
             self.bar.update(1)
             self.write(_epoch_line(message, self.epochs))
         elif kind == "early_stop":
             self.write(f"early stop: {message['reason']}")
         elif kind == "status" and RunStatus(message["status"]).finished:
+            self.close()  # the bar's last frame first, then the run's last line below it
             self.write(_final_line(message))
 
+    def _postfix(self, loss: Any, lr: Any) -> None:
+        lr_text = "nan" if lr is None else f"{lr:.3g}"
+        self.bar.set_postfix(loss=_number(loss), lr=lr_text, refresh=False)
+
     def close(self) -> None:
-        self.bar.close()
+        """Draw the bar's last frame and leave it; later lines print below (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.bar.close()
 
 
 def _epoch_line(message: dict[str, Any], epochs: int) -> str:

@@ -307,18 +307,31 @@ class RunManager:
                 errors = [e for e in exc.errors() if e["loc"] == ("epochs",)]
                 message = f"{done} + {epochs} epochs: {errors[0]['msg'] if errors else exc}"
                 raise InvalidRequest.at(("epochs",), message) from None
-            self._requeue_from_checkpoint(row, "extend it", params=params)
+            self._requeue_from_checkpoint(row, "extend it", params=params, trained=done)
         return self.get(run_id)
 
     def _requeue_from_checkpoint(
-        self, row: RunRow, action: str, params: dict[str, Any] | None = None
+        self,
+        row: RunRow,
+        action: str,
+        params: dict[str, Any] | None = None,
+        trained: int | None = None,
     ) -> None:
         """Queue a finished run again to continue after its newest checkpoint (under the
-        lock); a `resumed` message says from where."""
+        lock); a `resumed` message says from where. With `trained` (the epochs in its
+        history), a checkpoint older than the last of them is refused: the run would train
+        those epochs again and its history would hold them twice."""
         checkpoint = latest_checkpoint(self.settings.run_dir(row.id))
         if checkpoint is None:
             raise RunStateConflict(row.id, row.status, action, ": it has no checkpoint")
         after_epoch = int(load_checkpoint(checkpoint)["epoch"])
+        if trained is not None and after_epoch + 1 < trained:
+            hint = (
+                f": its newest checkpoint, {checkpoint.name}, is from epoch {after_epoch + 1} "
+                f"of {trained}, so epochs {after_epoch + 2}-{trained} would train again "
+                "(attach a checkpoint with every=epoch to extend a run)"
+            )
+            raise RunStateConflict(row.id, row.status, action, hint)
         changes: dict[str, Any] = {} if params is None else {"params": params}
         self.store.transition(
             row.id,

@@ -95,6 +95,7 @@ export class LiveChart {
     this.logY = logY === true;
     this.best = best;
     this.plotOptions = { xLabel, xIsEpoch };
+    this.xMap = null; // shown x of a point's own x (another unit: epochs, seconds), or as is
     if (controls) this.addControls();
     this.plot = this.createPlot();
     this.observeSize();
@@ -146,6 +147,36 @@ export class LiveChart {
     this.plot = this.createPlot();
     this.dirty = true;
     this.draw();
+  }
+
+  /**
+   * Show x in another unit: `map(x)` of each point's own x (increasing with it; null leaves
+   * the point out), on an axis called `label` (whole epochs when `isEpoch`). A null `map`
+   * shows the points' own x again. The zoom is reset: it was in the old unit.
+   */
+  setX(label, map, isEpoch = false) {
+    this.xMap = map;
+    this.plotOptions = { xLabel: label, xIsEpoch: isEpoch };
+    this.zoom = null;
+    this.plot.destroy();
+    this.plot = this.createPlot();
+    this.dirty = true;
+    this.draw();
+  }
+
+  /** The x of every point as shown, and which points have one. */
+  shownXs() {
+    if (!this.xMap) return { xs: this.xs, keep: null };
+    const xs = [];
+    const keep = [];
+    this.xs.forEach((x, i) => {
+      const shown = this.xMap(x);
+      if (shown !== null && Number.isFinite(shown)) {
+        xs.push(shown);
+        keep.push(i);
+      }
+    });
+    return { xs, keep };
   }
 
   resetZoom() {
@@ -202,8 +233,9 @@ export class LiveChart {
     if (!this.best) return;
     const i = bestIndex(this.ys[this.best.series] || [], this.best.mode);
     this.container.dataset.bestX = i < 0 ? "" : String(this.xs[i]);
-    if (i < 0) return;
-    const x = u.valToPos(this.xs[i], "x", true);
+    const shownX = i < 0 ? null : this.xMap ? this.xMap(this.xs[i]) : this.xs[i];
+    if (shownX === null || !Number.isFinite(shownX)) return;
+    const x = u.valToPos(shownX, "x", true);
     const y = u.valToPos(this.ys[this.best.series][i], "y", true);
     const { ctx } = u;
     const { top, height } = u.bbox;
@@ -292,25 +324,29 @@ export class LiveChart {
     if (this.zoom) this.plot.setScale("x", { min: this.zoom[0], max: this.zoom[1] });
     this.drawing = false;
     this.container.dataset.drawn = String(data[0].length);
+    const shown = data[0];
+    this.container.dataset.shownLastX = shown.length ? String(shown[shown.length - 1]) : "";
     this.updateLabels();
     this.showControls();
   }
 
   visibleData() {
-    const n = this.xs.length;
+    const { xs, keep } = this.shownXs();
+    const series = keep ? this.ys.map((ys) => keep.map((i) => ys[i])) : this.ys;
+    const n = xs.length;
     let lo = 0;
     let hi = n;
     if (this.zoom) {
-      lo = Math.max(0, lowerBound(this.xs, this.zoom[0]) - 1);
-      hi = Math.min(n, lowerBound(this.xs, this.zoom[1]) + 1);
+      lo = Math.max(0, lowerBound(xs, this.zoom[0]) - 1);
+      hi = Math.min(n, lowerBound(xs, this.zoom[1]) + 1);
     }
     if (hi - lo <= DECIMATE_ABOVE) {
-      return [this.xs.slice(lo, hi), ...this.ys.map((ys) => this.drawable(ys.slice(lo, hi)))];
+      return [xs.slice(lo, hi), ...series.map((ys) => this.drawable(ys.slice(lo, hi)))];
     }
     // Two points (min and max) per pixel column of the first series keeps every spike visible.
     const buckets = Math.max(100, Math.floor(this.plot.bbox.width / devicePixelRatio || 800));
-    const idx = minMaxIndices(this.ys[0], lo, hi, buckets);
-    return [idx.map((i) => this.xs[i]), ...this.ys.map((ys) => this.drawable(idx.map((i) => ys[i])))];
+    const idx = minMaxIndices(series[0], lo, hi, buckets);
+    return [idx.map((i) => xs[i]), ...series.map((ys) => this.drawable(idx.map((i) => ys[i])))];
   }
 
   /** A log axis cannot place zero or less: such points become gaps. */
@@ -321,7 +357,8 @@ export class LiveChart {
   scaleChanged(u) {
     if (this.drawing || !this.xs.length) return;
     const { min, max } = u.scales.x;
-    const full = min <= this.xs[0] && max >= this.xs[this.xs.length - 1];
+    const xs = u.data[0];
+    const full = !xs.length || (min <= xs[0] && max >= xs[xs.length - 1]);
     this.zoom = full ? null : [min, max];
     this.showControls();
     if (this.xs.length > DECIMATE_ABOVE) {
@@ -333,6 +370,7 @@ export class LiveChart {
   updateLabels() {
     const n = this.xs.length;
     this.container.dataset.points = String(n);
+    this.container.dataset.xAxis = this.plotOptions.xLabel;
     // The last point exactly (the label rounds it), for scripts and tests reading the chart.
     this.container.dataset.lastX = n ? String(this.xs[n - 1]) : "";
     this.container.dataset.lastY = n ? String(this.ys[0][n - 1]) : "";

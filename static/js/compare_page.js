@@ -3,6 +3,7 @@
 import { api, ApiError } from "./api.js";
 import { initConnectionBanner } from "./connection.js";
 import { COLORS, LiveChart } from "./charts.js";
+import { renderCompareParallel } from "./compare_parallel.js";
 import { renderCompareTable } from "./compare_table.js";
 import { badge, el, replaceChildren, setBadge } from "./dom.js";
 import { forkPointLabel } from "./fork_panel.js";
@@ -67,6 +68,7 @@ function renderDetails() {
 function showChosenChart() {
   const chosen = document.getElementById("compare-metric").value;
   for (const [key, chart] of charts) chart.container.hidden = Boolean(chosen) && key !== chosen;
+  renderCompareParallel(document.getElementById("compare-parallel"), runs, chosen);
 }
 
 function redraw() {

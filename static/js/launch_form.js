@@ -68,16 +68,17 @@ export class LaunchForm {
     this.addUpload(dataset);
   }
 
-  /** Under data_path, for the csv dataset: upload a CSV file into FITBOARD_DATASETS_DIR. */
+  /** Under data_path, for the csv dataset (your own data): upload a CSV or an .npz file
+   * into FITBOARD_DATASETS_DIR. */
   addUpload(dataset) {
     const field = this.paramsBox.querySelector('[data-path="params.data_path"]');
     if (!field) return;
-    const input = el("input", { type: "file", accept: ".csv,text/csv", id: "dataset-upload" });
+    const input = el("input", { type: "file", accept: ".csv,text/csv,.npz", id: "dataset-upload" });
     const note = el("p", { class: "help", id: "dataset-upload-result", role: "status" });
     const box = el(
       "div",
       { class: "dataset-upload", hidden: true },
-      el("label", { for: "dataset-upload" }, "or upload a CSV"),
+      el("label", { for: "dataset-upload" }, "or upload a CSV or .npz"),
       input,
       note,
     );
@@ -90,16 +91,19 @@ export class LaunchForm {
     input.addEventListener("change", async () => {
       const file = input.files && input.files[0];
       if (!file) return;
-      const name = csvName(file.name);
+      const name = datasetName(file.name);
+      const npz = name.endsWith(".npz");
       note.textContent = `Uploading ${name}…`;
       try {
-        const table = await upload(`/api/datasets/${encodeURIComponent(name)}`, file);
+        const type = npz ? "application/octet-stream" : "text/csv";
+        const table = await upload(`/api/datasets/${encodeURIComponent(name)}`, file, type);
         field.querySelector('[name="params.data_path"]').value = table.name;
         const label = this.paramsBox.querySelector('[name="params.label"]');
-        if (label && !label.value && !table.columns.includes("label")) {
+        if (label && !npz && !label.value && !table.columns.includes("label")) {
           label.value = table.columns[table.columns.length - 1]; // the usual place of the class
         }
-        note.textContent = `Uploaded ${table.name}: ${table.rows} rows; columns ${table.columns.join(", ")}.`;
+        const what = npz ? "arrays" : "columns";
+        note.textContent = `Uploaded ${table.name}: ${table.rows} rows; ${what} ${table.columns.join(", ")}.`;
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         note.textContent = `Not uploaded: ${err.fieldErrors[0]?.msg || err.message}`;
@@ -194,10 +198,14 @@ export class LaunchForm {
   }
 }
 
-/** A file name the datasets API takes: letters, digits, _ and -, ending in .csv. */
-function csvName(fileName) {
-  const stem = fileName.replace(/\.csv$/i, "").replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
-  return `${(stem || "dataset").slice(0, 60)}.csv`;
+/** A file name the datasets API takes: letters, digits, _ and -, ending in .csv or .npz. */
+function datasetName(fileName) {
+  const suffix = /\.npz$/i.test(fileName) ? ".npz" : ".csv";
+  const stem = fileName
+    .replace(/\.(csv|npz)$/i, "")
+    .replace(/[^A-Za-z0-9_-]+/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "");
+  return `${(stem || "dataset").slice(0, 60)}${suffix}`;
 }
 
 function restoreValues(container, prefix, values) {

@@ -4,6 +4,7 @@ import { COLORS, LiveChart } from "./charts.js";
 import { el } from "./dom.js";
 import { smoothNext } from "./decimate.js";
 import { batchX, epochNumber, metricNames, metricOf } from "./messages.js";
+import { RunClock, X_AXES } from "./x_axis.js";
 
 const TRAIN = { color: COLORS[0] };
 const VALID = { color: COLORS[1], dash: [6, 4] };
@@ -51,9 +52,52 @@ export class RunCharts {
       ],
       height: 160,
     });
+    // Sampled with the CPU when the run is on CUDA (NVML): hidden until a message has it.
+    this.gpuFigure = root.querySelector("#chart-gpu");
+    this.gpu = new LiveChart(this.gpuFigure, {
+      xLabel: "iteration",
+      series: [
+        { label: "GPU %", color: COLORS[4] },
+        { label: "GPU memory %", color: COLORS[6], dash: [6, 4] },
+      ],
+      height: 160,
+    });
     this.metricBox = root.querySelector("#metric-charts");
     this.metrics = new Map(); // metric name -> LiveChart
+    this.clock = new RunClock();
+    this.axis = "own"; // each chart its own x: batch charts by iteration, epoch charts by epoch
     this.wireSmoothing();
+    this.wireAxis();
+  }
+
+  /** The page's x-axis chooser: iteration, epoch or wall clock for every chart. */
+  wireAxis() {
+    const select = this.root.querySelector("#x-axis");
+    if (!select) return;
+    select.addEventListener("change", () => this.setAxis(select.value));
+  }
+
+  /** Charts whose points are at training-batch counts, and those at epoch numbers. */
+  iterCharts() {
+    return [this.batch, this.lr, this.system, this.gpu];
+  }
+
+  epochCharts() {
+    return [this.epochLoss, ...this.metrics.values()];
+  }
+
+  setAxis(axis) {
+    if (axis !== "own" && !(axis in X_AXES)) return;
+    this.axis = axis;
+    for (const chart of this.iterCharts()) this.showAxis(chart, false);
+    for (const chart of this.epochCharts()) this.showAxis(chart, true);
+  }
+
+  showAxis(chart, byEpoch) {
+    const own = byEpoch ? "epoch" : "iteration";
+    const axis = this.axis === "own" ? own : this.axis;
+    const map = byEpoch ? (n) => this.clock.fromEpoch(n, axis) : (i) => this.clock.fromIter(i, axis);
+    chart.setX(X_AXES[axis], axis === own ? null : map, byEpoch && axis === "epoch");
   }
 
   wireSmoothing() {
@@ -77,6 +121,7 @@ export class RunCharts {
 
   /** A batch message ({epoch, iter, n_iter?, loss, lr}). */
   addBatch(message) {
+    this.clock.addSample(message);
     const x = batchX(message);
     if (x === null || !this.batch.accepts(x)) return; // already shown (history, replay)
     const loss = typeof message.loss === "number" ? message.loss : null;
@@ -120,6 +165,7 @@ export class RunCharts {
 
   /** An epoch message ({epoch, train: {...}, valid: {...}, batches?: {iter, loss, lr}}). */
   addEpoch(message) {
+    this.clock.addEpoch(message);
     this.addEpochBatches(message.batches);
     const x = epochNumber(message);
     if (x === null) return;
@@ -157,14 +203,22 @@ export class RunCharts {
       ],
     });
     this.metrics.set(name, chart);
+    if (this.axis !== "own") this.showAxis(chart, true);
     return chart;
   }
 
   /** A `system` message ({cpu_percent, rss_bytes, iter}). */
   addSystem(message) {
     if (!Number.isFinite(message.iter)) return;
+    this.clock.addSample(message);
     const mb = Number.isFinite(message.rss_bytes) ? message.rss_bytes / 2 ** 20 : null;
     this.system.append(message.iter, [message.cpu_percent, mb]);
+    if (Number.isFinite(message.gpu_percent)) {
+      const total = message.gpu_memory_total;
+      const memory = total > 0 ? (100 * message.gpu_memory_bytes) / total : null;
+      this.gpu.append(message.iter, [message.gpu_percent, memory]);
+      this.gpuFigure.hidden = false;
+    }
   }
 
   /** Redraw what changed (call once per animation frame). */
@@ -173,10 +227,11 @@ export class RunCharts {
       this.resmoothPending = false;
       this.resmooth();
     }
-    this.batch.draw();
-    this.lr.draw();
-    this.system.draw();
-    this.epochLoss.draw();
-    for (const chart of this.metrics.values()) chart.draw();
+    const charts = [...this.iterCharts(), ...this.epochCharts()];
+    if (this.axis !== "own") {
+      // Shown in another unit: what a new message taught the clock may move every point.
+      for (const chart of charts) if (chart.xMap) chart.dirty = true;
+    }
+    for (const chart of charts) chart.draw();
   }
 }

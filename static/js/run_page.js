@@ -139,6 +139,7 @@ class RunPage {
   /** A `hyper` message: the editor acknowledges it and the configuration shows the value. */
   hyper(message) {
     this.hypers.applied(message);
+    this.callbacks.acted(message); // set_hyperparameter names itself: it has done its one thing
     this.showConfig();
   }
 

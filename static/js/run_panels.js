@@ -29,6 +29,7 @@ export class CallbacksPanel {
     this.paramsBox = root.querySelector("#attach-params");
     this.closedNote = root.querySelector("#attach-closed");
     this.attached = new Map(); // callback id -> {id, name, params}
+    this.done = new Map(); // callback id -> the message of a one-shot callback that has acted
     this.specs = [];
     this.live = false;
   }
@@ -85,18 +86,31 @@ export class CallbacksPanel {
     this.render();
   }
 
+  /**
+   * A message naming a callback that has done what it joined for (`hyper` with
+   * `callback_id`, from set_hyperparameter): it stays listed, as applied, with nothing left
+   * to detach.
+   */
+  acted(message) {
+    if (!message.callback_id) return;
+    this.done.set(message.callback_id, message);
+    this.render();
+  }
+
   render() {
     const items = [...this.attached.values()].map((cb) => {
+      const about = el("div", {}, el("strong", {}, cb.name), " ", el("span", { class: "params" }, paramsText(cb.params)));
+      const acted = this.done.get(cb.id);
+      if (acted) {
+        const where = whereLabel(acted);
+        about.append(" ", el("span", { class: "callback-done" }, where ? `applied at ${where}` : "applied"));
+        return el("li", { "data-callback-id": cb.id, "data-done": "" }, about);
+      }
       const detach = el("button", { type: "button", class: "button-quiet" }, "Detach");
       detach.setAttribute("aria-label", `Detach ${cb.name}`);
       detach.hidden = !this.live;
       detach.addEventListener("click", () => this.detach(cb, detach));
-      return el(
-        "li",
-        { "data-callback-id": cb.id },
-        el("div", {}, el("strong", {}, cb.name), " ", el("span", { class: "params" }, paramsText(cb.params))),
-        detach,
-      );
+      return el("li", { "data-callback-id": cb.id }, about, detach);
     });
     if (!items.length) items.push(el("li", { class: "empty" }, "No callbacks attached."));
     replaceChildren(this.list, items);

@@ -4,10 +4,10 @@
 import { api, ApiError } from "./api.js";
 import { COLORS } from "./charts.js";
 import { el, formatNumber, replaceChildren, setBadge } from "./dom.js";
+import { drawParallelCoordinates, showParallelNote } from "./parallel_coords.js";
 import { runPageUrl, sweepUrl } from "./urls.js";
 
 const POLL_MS = 1000;
-const SVG = "http://www.w3.org/2000/svg";
 const MAX_INTERMEDIATE = 40; // trials drawn in the intermediate-values chart (the newest)
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500]; // axis ticks of trial numbers, epochs
 
@@ -99,12 +99,6 @@ function drawIntermediate(chart, sweep) {
   );
 }
 
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  return node;
-}
-
 /** Parallel coordinates: an axis per searched param and one for the objective; a line per
  * complete trial, the better ones darker. Log-scale params get a log axis. */
 function drawParallel(figure, sweep) {
@@ -113,71 +107,30 @@ function drawParallel(figure, sweep) {
   const signature = JSON.stringify(done.map((t) => [t.number, t.value]));
   if (body.dataset.signature === signature) return;
   body.dataset.signature = signature;
-  replaceChildren(body);
   if (!done.length) {
-    body.append(el("p", { class: "empty" }, "After the first finished trial."));
+    showParallelNote(body, "After the first finished trial.");
     return;
   }
-  const names = Object.keys(sweep.space);
-  const axes = [
-    ...names.map((name) => ({ name, spec: sweep.space[name], value: (t) => t.params[name] })),
-    { name: sweep.objective, spec: { type: "float" }, value: (t) => t.value },
-  ];
-  const width = Math.max(body.clientWidth, 320);
-  const height = 240;
-  const pad = { top: 24, bottom: 28, side: 48 };
-  const step = axes.length > 1 ? (width - 2 * pad.side) / (axes.length - 1) : 0;
-  const root = svg("svg", { width, height, role: "img", "aria-label": "Parallel coordinates of the params against the objective" });
-  const scales = axes.map((axis) => scaleFor(axis, done, pad, height));
+  const axes = Object.entries(sweep.space).map(([name, spec]) => ({
+    name,
+    value: (t) => t.params[name],
+    ...(spec.type === "categorical"
+      ? { kind: "category", choices: spec.choices }
+      : { kind: "number", log: spec.log, low: spec.low, high: spec.high }),
+  }));
+  axes.push({ name: sweep.objective, kind: "number", value: (t) => t.value });
   const values = done.map((t) => t.value);
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
-  for (const trial of done) {
-    const points = axes.map((axis, i) => `${pad.side + i * step},${scales[i](axis.value(trial))}`);
-    const goodness = hi === lo ? 1 : (trial.value - lo) / (hi - lo);
-    const shade = sweep.direction === "max" ? goodness : 1 - goodness;
-    const line = svg("polyline", {
-      points: points.join(" "),
-      fill: "none",
-      stroke: COLORS[0],
-      "stroke-opacity": (0.15 + 0.85 * shade).toFixed(2),
-      "stroke-width": 1.5,
-    });
-    line.append(svg("title"));
-    line.firstChild.textContent = `trial ${trial.number}: ${formatNumber(trial.value)}`;
-    root.append(line);
-  }
-  axes.forEach((axis, i) => {
-    const x = pad.side + i * step;
-    root.append(svg("line", { x1: x, x2: x, y1: pad.top, y2: height - pad.bottom, stroke: "#6b7280" }));
-    const label = svg("text", { x, y: 14, "text-anchor": "middle", "font-size": 12 });
-    label.textContent = axis.name;
-    root.append(label);
-    const [min, max] = scales[i].domain;
-    for (const [y, text] of [[height - pad.bottom + 16, min], [pad.top - 2, max]]) {
-      const tick = svg("text", { x: x + 3, y, "font-size": 10, fill: "#4b5563" });
-      tick.textContent = typeof text === "number" ? shown(text) : String(text);
-      root.append(tick);
-    }
+  drawParallelCoordinates(body, {
+    axes,
+    items: done,
+    title: (t) => `trial ${t.number}: ${formatNumber(t.value)}`,
+    shade: (t) => {
+      const goodness = hi === lo ? 1 : (t.value - lo) / (hi - lo);
+      return sweep.direction === "max" ? goodness : 1 - goodness;
+    },
+    label: "Parallel coordinates of the params against the objective",
   });
-  body.append(root);
-}
-
-function scaleFor(axis, trials, pad, height) {
-  const raw = trials.map((t) => axis.value(t));
-  const span = height - pad.top - pad.bottom;
-  if (axis.spec.type === "categorical") {
-    const choices = axis.spec.choices;
-    const at = (v) => pad.top + span * (1 - choices.indexOf(v) / Math.max(1, choices.length - 1));
-    at.domain = [choices[0], choices[choices.length - 1]];
-    return at;
-  }
-  const log = Boolean(axis.spec.log);
-  const low = axis.spec.low ?? Math.min(...raw);
-  const high = axis.spec.high ?? Math.max(...raw);
-  const f = (v) => (log ? Math.log(v) : v);
-  const at = (v) => pad.top + span * (1 - (high === low ? 0.5 : (f(v) - f(low)) / (f(high) - f(low))));
-  at.domain = [low, high];
-  return at;
 }
 
 function drawImportances(figure, importances) {

@@ -188,3 +188,29 @@ def test_evaluate_now_adds_an_evaluation_to_the_event_log(
     expect(entry).to_contain_text(f"{evaluation['valid']['accuracy']:.4f}")
     expect(evaluate).to_be_enabled()  # it can be asked for again
     assert page.locator("#run-status").get_attribute("data-status") == "running"
+
+
+def test_set_hyperparameter_attached_live_shows_as_applied_with_no_detach(
+    page: Any, server: LiveServer, api: httpx.Client, run_id: str
+) -> None:
+    open_running(page, server, run_id)
+    page.select_option("#attach-select", "set_hyperparameter")
+    page.fill('#attach-params [name="params.value"]', "0.02")
+    page.click("#attach-submit")
+    hyper = wait_for_event(api, run_id, "hyper")
+    (attached,) = api.get(f"/api/runs/{run_id}").json()["callbacks"]
+    assert hyper["values"] == {"lr": 0.02} and hyper["callback_id"] == attached["id"]
+
+    item = page.locator(f'#callback-list li[data-callback-id="{attached["id"]}"]')
+    expect(item).to_have_attribute("data-done", "")
+    where = f"epoch {hyper['epoch'] + 1}, iteration {hyper['iter']}"
+    expect(item).to_contain_text(f"applied at {where}")
+    expect(item.get_by_role("button", name="Detach set_hyperparameter")).to_have_count(0)
+    # The configuration shows the live value, as for an edit from the hyperparameter form.
+    expect(page.locator("#run-config")).to_contain_text(
+        f"0.02 (from iteration {hyper['iter']}; launched with 0.5)"
+    )
+    # And so it stays after a reload: the page rebuilds it from the saved messages.
+    page.reload()
+    expect(item).to_have_attribute("data-done", "")
+    expect(item.get_by_role("button")).to_have_count(0)

@@ -71,6 +71,9 @@ def test_stop_at_epoch_2_of_4_and_resume_equals_uninterrupted(make_data, tmp_pat
     assert [e["epoch"] for e in resumed_cbs[2].epochs] == [0, 1, 2, 3]
     assert resumed_cbs[2].losses == full_cbs[2].losses
     assert resumed_cbs[1].best == full_cbs[1].best
+    # and the run's epoch history, which a callback attached after the resume reads
+    assert [e["epoch"] for e in run2.epoch_history] == [0, 1, 2, 3]
+    assert run2.epoch_history[1] == run.epoch_history[1]
 
 
 def test_checkpoint_holds_only_plain_data(make_data, tmp_path):

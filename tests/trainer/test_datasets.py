@@ -168,3 +168,17 @@ def test_a_bad_csv_is_refused_with_the_reason(tmp_path, rows, header, message):
 def test_a_missing_csv_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no CSV file"):
         get_data("csv", path=tmp_path / "none.csv")
+
+
+def test_load_npz_standardises_with_training_statistics_and_maps_class_names(tmp_path):
+    from trainer.datasets import load_npz
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(loc=[3.0, -2.0], scale=[2.0, 0.5], size=(50, 2))
+    y = np.array(["b", "a"] * 25)
+    np.savez(tmp_path / "d.npz", inputs=x, kind=y)
+    x_train, y_train, x_valid, y_valid = load_npz(tmp_path / "d.npz", x="inputs", y="kind")
+    assert (len(x_train), len(x_valid)) == (40, 10)
+    assert torch.allclose(x_train.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(x_train.std(0), torch.ones(2), atol=1e-5)
+    assert set(torch.cat([y_train, y_valid]).tolist()) == {0, 1}  # "a" -> 0, "b" -> 1

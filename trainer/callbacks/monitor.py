@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["epoch_metric", "is_improvement", "resolve_mode"]
+__all__ = ["epoch_metric", "is_improvement", "metric_in", "resolve_mode"]
 
 
 def epoch_metric(run: Any, monitor: str) -> float:
@@ -21,6 +21,14 @@ def epoch_metric(run: Any, monitor: str) -> float:
             "is AvgStatsCallback attached?"
         )
     return stats[metric]
+
+
+def metric_in(stats: dict[str, Any], monitor: str) -> float | None:
+    """The value of `monitor` in one epoch's stats (`{"train": {...}, "valid": {...}}`), or
+    None when that epoch lacks it."""
+    phase, _, metric = monitor.partition("_")
+    value = stats.get(phase, {}).get(metric)
+    return None if value is None else float(value)
 
 
 def resolve_mode(monitor: str, mode: str) -> str:

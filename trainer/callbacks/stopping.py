@@ -12,7 +12,7 @@ from typing import Any
 
 from ..callback import Callback
 from ..events import CancelBatchException
-from .monitor import epoch_metric, is_improvement, resolve_mode
+from .monitor import epoch_metric, is_improvement, metric_in, resolve_mode
 
 __all__ = ["EarlyStopping", "StopAfterIters", "TerminateOnNaN", "TimeLimit"]
 
@@ -37,6 +37,7 @@ class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
 
     `mode` "auto" minimises metrics whose name holds "loss" and maximises the others.
+    Attached to a fit under way, it first judges the epochs before it (`run.epoch_history`).
     Reads the epoch's stats from `AvgStatsCallback`, so it runs after it (`_order` 10).
     """
 
@@ -58,23 +59,40 @@ class EarlyStopping(Callback):
 
     def begin_fit(self) -> None:
         self.best, self.wait = None, 0
+        # Attached to a fit under way: judge the epochs it missed as if it had seen them, so
+        # a best from before it joined counts (and a plateau that is already long stops now).
+        last = None
+        for stats in getattr(self.run, "epoch_history", ()):
+            value = metric_in(stats, self.monitor)
+            if value is not None:
+                last = value
+                self._judge(value)
+        if last is not None and 0 < self.wait >= self.patience:
+            self._stop(last)
 
     def after_epoch(self) -> None:
         value = epoch_metric(self.run, self.monitor)
+        if self._judge(value) and self.wait >= self.patience:
+            self._stop(value)
+
+    def _judge(self, value: float) -> bool:
+        """Count one epoch's `value`; whether it failed to improve."""
         if is_improvement(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
-            return
+            return False
         self.wait += 1
-        if self.wait >= self.patience:
-            self.run.request_stop(
-                f"{self.monitor} did not improve for {self.wait} "
-                f"epoch{'' if self.wait == 1 else 's'}: "
-                f"best {self.best:.6g}, last {value:.6g}",
-                source=self.name,
-                monitor=self.monitor,
-                value=value,
-                best=self.best,
-            )
+        return True
+
+    def _stop(self, value: float) -> None:
+        self.run.request_stop(
+            f"{self.monitor} did not improve for {self.wait} "
+            f"epoch{'' if self.wait == 1 else 's'}: "
+            f"best {self.best:.6g}, last {value:.6g}",
+            source=self.name,
+            monitor=self.monitor,
+            value=value,
+            best=self.best,
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait}

@@ -148,16 +148,32 @@ def fork_message(
     }
 
 
-def system_message(cpu_percent: float, rss_bytes: int, epoch: int, iter: int) -> Message:
-    """`system` {cpu_percent, rss_bytes, epoch, iter}: the training process's CPU use (100
-    is one core) and resident memory, sampled at most once a second."""
-    return {
+def system_message(
+    cpu_percent: float,
+    rss_bytes: int,
+    epoch: int,
+    iter: int,
+    gpu: tuple[float, int, int] | None = None,
+) -> Message:
+    """`system` {cpu_percent, rss_bytes, epoch, iter, gpu_percent?, gpu_memory_bytes?,
+    gpu_memory_total?}: the training process's CPU use (100 is one core) and resident
+    memory, sampled at most once a second; with `gpu` (utilisation %, memory used, memory
+    total), its GPU's too."""
+    message: Message = {
         "type": "system",
         "cpu_percent": finite(cpu_percent),
         "rss_bytes": int(rss_bytes),
         "epoch": epoch,
         "iter": iter,
     }
+    if gpu is not None:
+        percent, used, total = gpu
+        message |= {
+            "gpu_percent": finite(percent),
+            "gpu_memory_bytes": int(used),
+            "gpu_memory_total": int(total),
+        }
+    return message
 
 
 def batch_message(epoch: int, iter: int, loss: Any, lr: Any) -> Message:

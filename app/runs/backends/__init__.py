@@ -66,7 +66,8 @@ def make_backend(
 
         return RayBackend(
             address=settings.ray_address,
-            recipe_modules=settings.recipe_modules,
+            # The actor imports both kinds; the server has checked that each registers.
+            recipe_modules=[*settings.recipe_modules, *settings.callback_modules],
             torch_threads=settings.torch_threads,
         )
     raise ValueError(f"FITBOARD_BACKEND: unknown backend {settings.backend!r}")

@@ -179,7 +179,7 @@ class RunExecution:
 
     def _build_callback(self, attached: AttachedCallback) -> Callback:
         assert self._run_dir is not None
-        context = CallbackContext(run_dir=self._run_dir, publish=self.stats.publish)
+        context = CallbackContext(self._run_dir, self.stats.publish, callback_id=attached.id)
         return self.catalog.build(attached.name, attached.params, context)
 
     def _apply(self, runner: Runner, command: Command) -> None:

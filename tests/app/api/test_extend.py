@@ -65,3 +65,25 @@ def test_extend_refuses_what_it_cannot_continue_and_changes_nothing(server: Live
     run = client.get(f"/api/runs/{run_id}").json()
     assert (run["status"], run["params"]["epochs"]) == ("completed", 5)
     assert client.post("/api/runs/nope/extend", json={"epochs": 1}).status_code == 404
+
+
+def test_extend_refuses_a_checkpoint_older_than_the_last_epoch(server: LiveServer) -> None:
+    client = server.client()
+    # "Best" by the highest training loss: the first epoch's, as the loss falls after it.
+    best_first = {"name": "checkpoint", "params": {"every": "best", "monitor": "train_loss",
+                                                   "mode": "max"}}  # fmt: skip
+    body = {"recipe": "mlp", "params": {"epochs": 3, "dataset": "digits", "bs": 64, "lr": 0.5},
+            "callbacks": [best_first]}  # fmt: skip
+    run_id = client.post("/api/runs", json=body).json()["id"]
+    wait_for_status(client, run_id, "completed")
+    response = client.post(f"/api/runs/{run_id}/extend", json={"epochs": 2})
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == (
+        f"run {run_id} is completed: cannot extend it: its newest checkpoint, best.pt, is from "
+        "epoch 1 of 3, so epochs 2-3 would train again (attach a checkpoint with every=epoch "
+        "to extend a run)"
+    )
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert (run["status"], run["params"]["epochs"]) == ("completed", 3)
+    events = client.get(f"/api/runs/{run_id}/events").json()
+    assert not [m for m in events if m["type"] == "resumed"]

@@ -46,7 +46,7 @@ def test_a_run_trains_on_a_csv_of_your_own(
     [
         ({"dataset": "csv"}, "is required with dataset 'csv'"),
         ({"dataset": "csv", "data_path": "missing.csv"}, "does not exist"),
-        ({"dataset": "csv", "data_path": "table.txt"}, "must be a .csv file"),
+        ({"dataset": "csv", "data_path": "table.txt"}, "must be a .csv or .npz file"),
         (
             {"dataset": "digits", "data_path": "blobs.csv"},
             "only used with dataset 'mnist' or 'csv'",

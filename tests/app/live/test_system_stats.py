@@ -42,3 +42,8 @@ def test_it_samples_the_process_at_most_once_an_interval() -> None:
 
 def test_nothing_is_sent_before_the_first_interval_has_passed() -> None:
     assert _fit(interval=3600) == []
+
+
+def test_a_run_on_the_cpu_carries_no_gpu_figures() -> None:
+    seen = _fit(interval=0.02, epochs=1)
+    assert seen and not any("gpu_percent" in message for _, message in seen)

@@ -122,3 +122,48 @@ def test_time_limit_stops_at_the_next_batch(make_learn):
 def test_bad_arguments(make):
     with pytest.raises(ValueError):
         make()
+
+
+class _AttachAt(Callback):
+    """Attaches `stopper` to the running fit at the start of epoch `epoch`."""
+
+    def __init__(self, epoch, stopper):
+        self.at, self.stopper = epoch, stopper
+
+    def begin_epoch(self):
+        if self.epoch == self.at:
+            self.run.add_cbs([self.stopper])
+
+
+def test_early_stopping_attached_mid_fit_counts_the_epochs_before_it(make_learn):
+    losses = [1.0, 0.5, 0.9, 0.8, 0.7, 0.6, 0.55, 0.52]  # best 0.5 at epoch 1, then worse
+    stopper = EarlyStopping(monitor="valid_loss", patience=4)
+    feed = FeedLoss(losses)
+    run = Runner(cbs=[AvgStatsCallback([accuracy], verbose=False), feed, _AttachAt(3, stopper)])
+    run.fit(len(losses), make_learn())
+    reason = run.stop_reason
+    # Joined at epoch 3 knowing epochs 0-2: 0.9 was the first epoch without improvement.
+    assert (reason.epoch, reason.details["best"]) == (5, 0.5)
+    assert reason.message == "valid_loss did not improve for 4 epochs: best 0.5, last 0.6"
+
+
+def test_early_stopping_attached_after_a_long_plateau_stops_at_once(make_learn):
+    losses = [0.5, 0.9, 0.8, 0.7, 0.6, 0.55]
+    stopper = EarlyStopping(monitor="valid_loss", patience=2)
+    run = Runner(
+        cbs=[AvgStatsCallback([accuracy], verbose=False), FeedLoss(losses), _AttachAt(4, stopper)]
+    )
+    learn = make_learn()
+    run.fit(len(losses), learn)
+    assert run.stop_reason.epoch == 4 and run.stop_reason.details["best"] == 0.5
+    assert run.stop_reason.iter == 4 * len(learn.data.train_dl)  # at epoch 4's first boundary
+
+
+def test_early_stopping_with_patience_0_attached_after_an_improvement_waits(make_learn):
+    stopper = EarlyStopping(monitor="valid_loss", patience=0)
+    run = Runner(
+        cbs=[AvgStatsCallback([accuracy], verbose=False), FeedLoss([0.9, 0.5, 0.6]),
+             _AttachAt(2, stopper)]
+    )  # fmt: skip
+    run.fit(3, make_learn())
+    assert run.stop_reason.epoch == 2 and run.stop_reason.details["value"] == 0.6
