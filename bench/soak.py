@@ -1,6 +1,6 @@
 """Soak test: a real `fitboard serve` under steady load for minutes, sampled for leaks.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 50] [--runs 2] [--epochs 20]
+    .venv/bin/python bench/soak.py [--minutes 10] [--clients 50] [--runs 2] [--epochs 5]
         [--rest-rate 20]
 
 It keeps `--runs` runs training (one that ends is replaced), `--clients` WebSockets churning
@@ -315,7 +315,7 @@ def parse_args() -> argparse.Namespace:
         "minutes": (float, 10, (0.1, 120), "soak length"),
         "clients": (int, 50, (0, 500), "WebSocket clients churning"),
         "runs": (int, 2, (1, 8), "runs kept training (the server's workers)"),
-        "epochs": (int, 20, (1, 100), "epochs of each run (an ended run is replaced)"),
+        "epochs": (int, 5, (1, 100), "epochs of each run (an ended run is replaced)"),
         "rest_rate": (float, 20, (0.1, 50), "REST requests per second, at most"),
         "sample_seconds": (float, 60, (1, 600), "seconds between samples of the server"),
     }
