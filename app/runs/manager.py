@@ -59,6 +59,7 @@ from app.runs.forks import FORK_CHECKPOINT, ForkWait, fork_point_of, plan_fork
 from app.runs.owners import interrupt_orphans, this_process
 from app.runs.requests import MAX_CALLBACKS_PER_RUN, HyperValues, RequestValidator, RunRequest
 from trainer import load_checkpoint
+from trainer.reporting.catalog import ATTACHABLE as CLIENT_ATTACHABLE
 
 __all__ = ["RunManager"]
 
@@ -481,6 +482,11 @@ class RunManager:
                 hint = f": it has {MAX_CALLBACKS_PER_RUN} callbacks, the most a run may hold"
                 raise RunStateConflict(run_id, row.status, "attach another callback", hint)
             attached = AttachedCallback(_new_id(8), request.name, request.params)
+            if row.external and name not in CLIENT_ATTACHABLE:
+                # Its client builds the callback in its own process, from its own table.
+                known = ", ".join(CLIENT_ATTACHABLE)
+                message = f"{name} cannot join a run trained in its own process; these can: {known}"
+                raise InvalidRequest.at(("name",), message)
             if self._executes(run_id) and name == "lr_find":
                 # It sets the lr of every batch from the fit's first: it cannot join midway.
                 message = "lr_find sweeps a whole fit: start one with POST /api/lr-find"

@@ -177,6 +177,21 @@ def test_registration_refuses_bad_input_with_a_422_naming_the_field(server: Live
     assert client.get("/api/runs").json()["total"] == 0
 
 
+def test_a_callback_its_client_cannot_build_is_refused_and_not_stored(
+    server: LiveServer,
+) -> None:
+    run = _register(server)["run"]
+    client = server.client()
+    path = f"/api/runs/{run['id']}/callbacks"
+    refused = client.post(path, json={"name": "checkpoint", "params": {}})
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["detail"][0]
+    assert error["loc"] == ["body", "name"] and "early_stopping" in error["msg"]
+    assert client.get(f"/api/runs/{run['id']}").json()["callbacks"] == []
+    kept = client.post(path, json={"name": "early_stopping", "params": {"patience": 2}})
+    assert kept.status_code == 201, kept.text
+
+
 def test_a_token_guards_registration_and_reporting(server_factory: Any) -> None:
     server = server_factory(token="t" * 32)
     body = {"host": "h", "pid": 3}
