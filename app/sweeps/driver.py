@@ -59,6 +59,9 @@ class _Search:
         self.running: dict[str, optuna.Trial] = {}  # run id -> its trial
         self.values: dict[str, float | None] = {}  # run id -> its last objective value
         self.pruning: set[str] = set()  # run ids asked to stop by the pruner
+        # Without a pruner `should_prune` is always False, yet each call reads the whole trial
+        # back from the RDB storage (a few ms a trial epoch, on the GIL training needs).
+        self.prunes = plan.request.pruner != "none"
         self.counted = _counted(study)  # trials asked that count towards n_trials
 
 
@@ -226,7 +229,7 @@ class SweepDriver:
         search.values[run_id] = value
         reported = math.nan if value is None else value  # NaN: the pruners prune it
         trial.report(reported, epoch)
-        if run_id in search.pruning or not trial.should_prune():
+        if not search.prunes or run_id in search.pruning or not trial.should_prune():
             return
         text, details = prune_reason(search.study, search.plan.request, trial, epoch, reported)
         search.pruning.add(run_id)
@@ -349,9 +352,11 @@ class SweepDriver:
     def _frozen_trials(self, row: SweepRow) -> list[optuna.trial.FrozenTrial]:
         assert self._storage is not None, "SweepDriver.start() has not run"
         search = self._searches.get(row.id)
-        study_id = (
-            search.study_id if search else self._storage.get_study_id_from_name(row.study_name)
-        )
+        if search is not None:
+            # The study's own storage caches finished trials and reads back only the others:
+            # the sweep page polls this every second while the sweep trains on this process.
+            return search.study.get_trials(deepcopy=False)
+        study_id = self._storage.get_study_id_from_name(row.study_name)
         return self._storage.get_all_trials(study_id, deepcopy=False)
 
     def _set_user_attr(self, search: _Search, number: int, key: str, value: Any) -> None:

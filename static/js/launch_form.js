@@ -2,7 +2,7 @@
 // (each catalog entry's `params_schema`).
 import { api, ApiError, upload } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
-import { buildSchemaFields, clearErrors, fillSelect, showErrors } from "./schema_form.js";
+import { buildSchemaFields, fillSelect, submitForm } from "./schema_form.js";
 import { runPageUrl } from "./urls.js";
 
 export class LaunchForm {
@@ -183,18 +183,14 @@ export class LaunchForm {
     return body;
   }
 
-  async send(event) {
-    event.preventDefault();
-    clearErrors(this.form);
-    this.submit.disabled = true;
-    try {
-      const run = await api("/api/runs", { method: "POST", body: this.body() });
-      window.location.assign(runPageUrl(run.id));
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      showErrors(this.form, err);
-      this.submit.disabled = false;
-    }
+  send(event) {
+    return submitForm(event, {
+      form: this.form,
+      button: this.submit,
+      path: "/api/runs",
+      body: () => this.body(),
+      pageUrl: runPageUrl,
+    });
   }
 }
 

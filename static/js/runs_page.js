@@ -1,5 +1,5 @@
 // The runs page: a sortable, searchable list (keyset pages) kept live from WS /ws/runs,
-// deleting finished runs after a confirmation, and the launch form.
+// deleting finished runs after a confirmation, the launch form, and the list of sweeps.
 import { api, ApiError, query } from "./api.js";
 import { initConnectionBanner } from "./connection.js";
 import {
@@ -16,6 +16,7 @@ import { FrameQueue } from "./frame_queue.js";
 import { LaunchForm } from "./launch_form.js";
 import { LRFinder } from "./lr_finder.js";
 import { epochLabel, metricOf } from "./messages.js";
+import { SweepsList } from "./sweeps_list.js";
 import { runPageUrl } from "./urls.js";
 import { MessageStream } from "./ws.js";
 
@@ -39,6 +40,8 @@ const state = {
   refreshTimer: null,
   searchTimer: null,
 };
+
+const sweeps = new SweepsList(document.getElementById("sweeps"));
 
 function cell(label, content, cls) {
   return el("td", { "data-label": label, class: cls }, content);
@@ -185,6 +188,8 @@ function refreshSoon() {
 }
 
 function applyMessages(messages) {
+  // A run starting or ending may be a sweep's trial: its counts, best value or status moved.
+  if (messages.some((message) => message.type === "status")) sweeps.refreshSoon();
   for (const message of messages) {
     const entry = state.rows.get(message.run_id);
     if (!entry) {
@@ -318,7 +323,10 @@ function connectLive() {
       indicator.dataset.state = s;
       indicator.textContent = s === "open" ? "live" : s === "closed" ? "reconnecting…" : "connecting…";
       if (s === "closed") wasClosed = true;
-      if (s === "open" && wasClosed) loadPage(); // catch up on what happened while away
+      if (s === "open" && wasClosed) {
+        loadPage(); // catch up on what happened while away
+        sweeps.load();
+      }
     },
   });
   stream.connect();
@@ -338,7 +346,7 @@ async function main() {
     box.textContent = `Could not load the recipes: ${err.message}`;
     box.hidden = false;
   });
-  await Promise.all([loadPage(), formLoaded]);
+  await Promise.all([loadPage(), sweeps.load(), formLoaded]);
 }
 
 main();

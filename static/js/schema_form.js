@@ -1,6 +1,7 @@
 // Form fields built from a JSON Schema (pydantic's), and server errors shown next to them.
 // The server is the one place that validates: the form sends what was typed and shows the 422.
-// Shared by the launch form (runs page) and the attach form (run page).
+// Shared by the launch and sweep forms (runs page) and the attach form (run page).
+import { api, ApiError } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
 
 let fieldCounter = 0;
@@ -227,4 +228,23 @@ export function showErrors(form, error) {
     box.hidden = false;
   }
   (first || box)?.focus?.();
+}
+
+/**
+ * The launch and sweep forms' submit: POST `body()` to `path` with `button` disabled, then go
+ * to `pageUrl(created.id)`; a refusal (an ApiError: 422, 409...) is shown in `form` and the
+ * button enabled again, so the person can correct it and send again.
+ */
+export async function submitForm(event, { form, button, path, body, pageUrl }) {
+  event.preventDefault();
+  clearErrors(form);
+  button.disabled = true;
+  try {
+    const created = await api(path, { method: "POST", body: body() });
+    window.location.assign(pageUrl(created.id));
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    showErrors(form, err);
+    button.disabled = false;
+  }
 }

@@ -1,9 +1,9 @@
 // The sweep form (runs page): each of a recipe's parameters is fixed, or searched over a
 // range or a list of choices; built from the recipe's JSON Schema like the launch form. The
 // server checks the space against the recipe's bounds and answers a 422 naming the param.
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { el, replaceChildren } from "./dom.js";
-import { boundsHint, clearErrors, fillSelect, showErrors } from "./schema_form.js";
+import { boundsHint, fillSelect, submitForm } from "./schema_form.js";
 import { sweepPageUrl } from "./urls.js";
 
 /** The parameters a form row can search: numbers, integers and enums. */
@@ -162,18 +162,14 @@ export class SweepForm {
     return body;
   }
 
-  async send(event) {
-    event.preventDefault();
-    clearErrors(this.form);
-    this.submit.disabled = true;
-    try {
-      const sweep = await api("/api/sweeps", { method: "POST", body: this.body() });
-      window.location.assign(sweepPageUrl(sweep.id));
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      showErrors(this.form, err);
-      this.submit.disabled = false;
-    }
+  send(event) {
+    return submitForm(event, {
+      form: this.form,
+      button: this.submit,
+      path: "/api/sweeps",
+      body: () => this.body(),
+      pageUrl: sweepPageUrl,
+    });
   }
 }
 

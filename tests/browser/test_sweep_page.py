@@ -78,3 +78,38 @@ def test_a_bad_range_is_shown_next_to_its_param(
     page.click("#sweep-submit")
     expect(lr.locator(".field-error")).to_contain_text("lr")
     assert api.get("/api/sweeps").json()["total"] == 0
+
+
+def test_the_runs_page_lists_sweeps_live_and_links_to_each(
+    page: Any, server: LiveServer, api: httpx.Client
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/")
+    expect(page.locator("#sweeps-empty")).to_be_visible()
+
+    # Created while the page is open: it appears without a reload, then ends there.
+    body = {
+        "recipe": "mlp",
+        "name": "listed-sweep",
+        "params": {"epochs": 2, "bs": 64, "dataset": "digits"},
+        "space": {"lr": {"type": "float", "low": 0.05, "high": 0.5, "log": True}},
+        "n_trials": 2,
+        "pruner": "none",
+    }
+    response = api.post("/api/sweeps", json=body)
+    assert response.status_code == 201, response.text
+    sweep_id = response.json()["id"]
+    row = page.locator(f'#sweeps-body tr[data-sweep-id="{sweep_id}"]')
+    expect(row).to_be_visible()
+    expect(page.locator("#sweeps-empty")).to_be_hidden()
+    expect(row.locator('td[data-label="Recipe"]')).to_have_text("mlp")
+    expect(row.locator(".status-cell .badge")).to_have_text("completed", timeout=60_000)
+    expect(row.locator(".trials-cell")).to_have_text("2 / 2")
+    best = api.get(f"/api/sweeps/{sweep_id}").json()["best"]["value"]
+    expect(row.locator(".best-cell")).to_have_text(f"{best:.4f}" if best < 1 else f"{best:.3f}")
+
+    row.get_by_role("link", name="listed-sweep").click()
+    page.wait_for_url(server.url + f"/sweeps/{sweep_id}")
+    expect(page.locator("#sweep-name")).to_have_text("listed-sweep")
+    assert errors == []
