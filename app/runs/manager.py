@@ -104,7 +104,8 @@ class RunManager:
         self._resume_from: dict[str, Path] = {}
         self._pause_timers: dict[str, threading.Timer] = {}
         self._forks: dict[str, ForkWait] = {}  # by fork id: snapshots asked of live parents
-        self._forks_lock = threading.Lock()  # not `_lock`: answered on training threads
+        self._forks_lock = threading.Lock()  # not `_lock`: answered under the hub's lock
+        hub.observe(self._fork_answered)  # a live parent's `fork` message, from any backend
         self._closing = False
         self.owner = this_process()  # recorded on every run this manager creates or resumes
 
@@ -156,14 +157,10 @@ class RunManager:
         run_id = _new_id(6)
         sweep_id, trial_number = trial or (None, None)
         with self._lock:
-            row = self.store.create_run(
-                run_id=run_id,
-                name=request.name or f"{request.recipe}-{run_id[:6]}",
-                recipe=request.recipe,
-                params=request.params_json(),
-                callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
-                owner=self.owner,
-                resources=request.resources.as_dict(),
+            row = self._insert(
+                request,
+                run_id,
+                f"{request.recipe}-{run_id[:6]}",
                 sweep_id=sweep_id,
                 trial_number=trial_number,
             )
@@ -419,9 +416,9 @@ class RunManager:
         return None if answer is None or answer.get("point") is None else answer["point"]
 
     def _snapshot_from_checkpoint(self, run_id: str, path: Path) -> dict[str, int]:
-        row = self.get(run_id)
         checkpoint = latest_checkpoint(self.settings.run_dir(run_id))
         if checkpoint is None:
+            row = self.get(run_id)
             hint = " (fork a running run, or one with a checkpoint)"
             raise RunStateConflict(run_id, row.status, "fork it", f": it has no checkpoint{hint}")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -432,24 +429,31 @@ class RunManager:
         self, request: RunRequest, parent_id: str, fork_id: str, point: dict[str, Any]
     ) -> RunRow:
         with self._lock:
-            row = self.store.create_run(
-                run_id=fork_id,
-                name=request.name or fork_id,
-                recipe=request.recipe,
-                params=request.params_json(),
-                callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
-                owner=self.owner,
-                resources=request.resources.as_dict(),
-                parent_id=parent_id,
-                fork_point=point,
-            )
+            row = self._insert(request, fork_id, fork_id, parent_id=parent_id, fork_point=point)
             self._resume_from[fork_id] = self.settings.run_dir(fork_id) / FORK_CHECKPOINT
             self.hub.open_run(fork_id)
             self.hub.publish(fork_id, fork_message(parent_id, fork_id, point))
             self._enqueue(row)
         return row
 
+    def _insert(self, request: RunRequest, run_id: str, default_name: str, **tags: Any) -> RunRow:
+        """Store a new queued run for a validated request, owned here (under the lock);
+        `tags` are a sweep trial's or a fork's own columns."""
+        return self.store.create_run(
+            run_id=run_id,
+            name=request.name or default_name,
+            recipe=request.recipe,
+            params=request.params_json(),
+            callbacks=[(_new_id(8), cb.name, cb.params_json()) for cb in request.callbacks],
+            owner=self.owner,
+            resources=request.resources.as_dict(),
+            **tags,
+        )
+
     def _fork_answered(self, message: dict[str, Any]) -> None:
+        """A hub observer: a `fork` message answers the fork request waiting for it."""
+        if message.get("type") != "fork":
+            return
         with self._forks_lock:
             waiter = self._forks.get(message.get("child_id", ""))
         if waiter is not None:
@@ -544,10 +548,7 @@ class RunManager:
 
     def publish(self, run_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """Number a message the run emitted and hand it to the hub (never blocks)."""
-        numbered = self.hub.publish(run_id, message)
-        if message.get("type") == "fork":  # a snapshot a fork request waits for
-            self._fork_answered(message)
-        return numbered
+        return self.hub.publish(run_id, message)
 
     def held(self, run_id: str, paused: bool, epoch: int, iter: int) -> None:
         """The run began or stopped holding at a batch boundary: `paused`, or `running` again."""

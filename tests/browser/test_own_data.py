@@ -17,6 +17,17 @@ from tests.fixtures.server import LiveServer
 pytestmark = pytest.mark.browser
 
 
+def _launch_and_finish(page: Any, api: httpx.Client) -> dict[str, Any]:
+    """Start the launch form's run (3 epochs, bs 16) and wait until it completes."""
+    page.fill('[name="params.epochs"]', "3")
+    page.fill('[name="params.bs"]', "16")
+    page.click("#launch-submit")
+    page.wait_for_url("**/runs/*")
+    run = wait_for_run(api, page.url.rsplit("/", 1)[-1], {"completed", "failed"})
+    assert run["status"] == "completed", run["error"]
+    return run
+
+
 def test_a_csv_uploaded_from_the_browser_trains_a_run(
     page: Any, server: LiveServer, api: httpx.Client, tmp_path: Path
 ) -> None:
@@ -30,13 +41,7 @@ def test_a_csv_uploaded_from_the_browser_trains_a_run(
     )
     expect(page.locator('[name="params.data_path"]')).to_have_value("my-blobs.csv")
     expect(page.locator('[name="params.label"]')).to_have_value("kind")  # the last column
-    page.fill('[name="params.epochs"]', "3")
-    page.fill('[name="params.bs"]', "16")
-    page.click("#launch-submit")
-    page.wait_for_url("**/runs/*")
-    run_id = page.url.rsplit("/", 1)[-1]
-    run = wait_for_run(api, run_id, {"completed", "failed"})
-    assert run["status"] == "completed", run["error"]
+    run = _launch_and_finish(page, api)
     assert run["latest"]["valid"]["accuracy"] > 0.9
     expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
 
@@ -53,12 +58,6 @@ def test_an_npz_uploaded_from_the_browser_trains_a_run(
     )
     expect(page.locator('[name="params.data_path"]')).to_have_value("my-arrays.npz")
     expect(page.locator('[name="params.label"]')).to_have_value("")  # the array y, by default
-    page.fill('[name="params.epochs"]', "3")
-    page.fill('[name="params.bs"]', "16")
-    page.click("#launch-submit")
-    page.wait_for_url("**/runs/*")
-    run_id = page.url.rsplit("/", 1)[-1]
-    run = wait_for_run(api, run_id, {"completed", "failed"})
-    assert run["status"] == "completed", run["error"]
+    run = _launch_and_finish(page, api)
     assert run["params"]["data_path"] == "my-arrays.npz"
     assert run["latest"]["valid"]["accuracy"] > 0.9

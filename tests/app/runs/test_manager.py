@@ -75,6 +75,10 @@ class RecordingHub:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self._next: dict[str, int] = {}
+        self._observers: list[Any] = []
+
+    def observe(self, observer: Any) -> None:
+        self._observers.append(observer)
 
     def open_run(self, run_id: str, last_seq: int = 0) -> None:
         self._next[run_id] = max(self._next.get(run_id, 1), last_seq + 1)
@@ -84,6 +88,8 @@ class RecordingHub:
         self._next[run_id] = seq + 1
         stamped = {**message, "run_id": run_id, "seq": seq}
         self.messages.append(stamped)
+        for observe in self._observers:
+            observe(stamped)
         return stamped
 
     def of(self, run_id: str, kind: str) -> list[dict[str, Any]]:
