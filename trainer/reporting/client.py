@@ -41,7 +41,10 @@ Message = dict[str, Any]
 OnCommand = Callable[[Message], None]
 
 DEFAULT_SPOOL_DIR = Path("~/.cache/fitboard/spool")
-TICK = 0.02  # seconds between sends: at most 50 frames a second, however fast batches come
+# Seconds between sends: at most 10 frames a second, however fast batches come. Commands do
+# not wait for it (a frame from the server wakes the sender at once); every wake-up does cost
+# the training thread a hand-over of the GIL, so the sender wakes no more often than this.
+TICK = 0.1
 MAX_FRAME_MESSAGES = 500
 MAX_IN_MEMORY = 20_000  # unacknowledged messages kept in memory; older ones are read back
 MAX_OUTBOX = 100_000  # handed over, not yet spooled: past this, batch messages are dropped
