@@ -12,6 +12,12 @@ this process, against a real server (uvicorn, its own process):
 3. the overhead again with 100 clients watching the run's `WS /ws/runs/{id}` (from a
    process of their own: the script's process serves none of them).
 
+On a machine of few cores the server and the watchers would take the script's core, so
+what the figures measure would be the machine's size, not the client. So, as when the
+script trains on a machine of its own, the script is held to one CPU and the server and the
+watchers to the others (`--no-pin` lets them share; `--pin-cpu` picks the script's CPU). Both
+arms of every ratio run under the same hold.
+
     .venv/bin/python bench/remote.py [--runs 11] [--stops 20] [--watchers 100]
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import subprocess
@@ -37,7 +44,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from service import p99, serve  # noqa: E402
+from service import p99, pinned_to, serve  # noqa: E402
 
 from trainer import (  # noqa: E402
     AvgStatsCallback,
@@ -172,26 +179,45 @@ def watch(url: str, clients: int) -> None:
     asyncio.run(main())
 
 
+def cpu_split(args: argparse.Namespace) -> tuple[set[int], set[int]] | None:
+    """The script's CPU and everyone else's, or None when they share."""
+    available = os.sched_getaffinity(0)
+    if args.no_pin or len(available) < 2:
+        return None
+    if args.pin_cpu not in available:
+        raise SystemExit(f"--pin-cpu {args.pin_cpu}: not one of this process's CPUs {available}")
+    return {args.pin_cpu}, available - {args.pin_cpu}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--n-train", type=int, default=50_000)
     parser.add_argument("--stops", type=int, default=20)
     parser.add_argument("--watchers", type=int, default=100)
+    parser.add_argument("--no-pin", action="store_true", help="let everything share the CPUs")
+    parser.add_argument("--pin-cpu", type=int, default=0, help="the script's CPU")
     parser.add_argument("--watch", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch:
         watch(args.watch, args.watchers)
         return
+    split = cpu_split(args)
+    others = None
+    if split is not None:
+        script, others = split
+        os.sched_setaffinity(0, script)  # before any thread starts: they all inherit it
+        print(f"script on CPU {sorted(script)}; server and watchers on CPUs {sorted(others)}")
     set_threads(1)
     arrays = make_synthetic(args.n_train, args.n_train // 5)
-    with serve(workers=1) as url:
+    with serve(workers=1, cpus=others) as url:
         fit(arrays, 1, [DashboardCallback(url, name="warm-up")])  # imports, first connection
         overhead(args, arrays, url, "overhead")
         stop_latency(args, arrays, url)
         watchers = subprocess.Popen(
-            [sys.executable, __file__, "--watch", url, "--watchers", str(args.watchers)]
+            [sys.executable, __file__, "--watch", url, "--watchers", str(args.watchers)],
+            preexec_fn=pinned_to(others),
         )
         try:
             time.sleep(2.0)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,15 @@ SERVER_PID: dict[str, int] = {}  # url -> the server's process id, for its memor
 
 
 @contextmanager
-def serve(workers: int, data_dir: str | None = None, backend: str = "threads") -> Iterator[str]:
+def serve(
+    workers: int,
+    data_dir: str | None = None,
+    backend: str = "threads",
+    cpus: set[int] | None = None,
+) -> Iterator[str]:
     """The service in its own process (uvicorn with `app.main.SERVER_OPTIONS`, as `fitboard
-    serve` runs it), on the SQLite database in `data_dir` (a fresh one by default); yields
-    its URL."""
+    serve` runs it), on the SQLite database in `data_dir` (a fresh one by default), held to
+    `cpus` if given (every thread it starts inherits them); yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -73,7 +78,7 @@ def serve(workers: int, data_dir: str | None = None, backend: str = "threads") -
     env.pop("FITBOARD_TOKEN", None)
     command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app"]
     command += ["--port", str(port), "--log-level", "warning", "--ws-per-message-deflate", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=pinned_to(cpus))
     url = f"http://127.0.0.1:{port}"
     SERVER_PID[url] = process.pid
     try:
@@ -90,6 +95,13 @@ def serve(workers: int, data_dir: str | None = None, backend: str = "threads") -
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+
+
+def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A `preexec_fn` that holds a child process to `cpus` (None: no such hold)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def ws_url(url: str, path: str) -> str:

@@ -7,7 +7,12 @@ into Optuna's RDB storage on the server's SQLite database. Baseline: `study.opti
 this process, in memory, calling the same training function (the recipe's Learner and a
 Runner with the recipe's AvgStats metrics, `trial.report` after every epoch). Both sample
 the same space with the same seeded TPE sampler and no pruner, sequentially; the runs are
-interleaved, and each figure is the median of `--repeats`.
+interleaved, and each figure is the median of `--repeats`. Each repeat's two arms run back to
+back, so the median of their paired ratios is printed too: the machine's drift between
+repeats cancels in it.
+
+To say where fitboard's time goes, the server's CPU is split by thread (psutil): its training
+thread, and the rest (saving messages, Optuna's RDB storage, the event loop, the API).
 
     python bench/sweeps.py --trials 20 --repeats 3 [--epochs 10 --bs 8]
 """
@@ -27,12 +32,13 @@ from typing import Any
 
 import httpx
 import optuna
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.catalog import recipe_registry  # noqa: E402
-from bench.service import serve  # noqa: E402
+from bench.service import SERVER_PID, serve  # noqa: E402
 from trainer import AvgStatsCallback, Callback, Runner, set_threads  # noqa: E402
 
 SPACE = {"lr": {"type": "float", "low": 0.01, "high": 1.0, "log": True}}
@@ -56,20 +62,28 @@ def sweep_request(trials: int, epochs: int, bs: int) -> dict[str, Any]:
     }
 
 
-def fitboard_seconds(url: str, body: dict[str, Any]) -> tuple[float, list[float]]:
-    """Seconds from the sweep's creation to its end, as the server recorded them, and the
-    learning rates its trials sampled, by trial number."""
+def fitboard_seconds(url: str, body: dict[str, Any]) -> tuple[float, list[float], float]:
+    """Seconds from the sweep's creation to its end, as the server recorded them; the
+    learning rates its trials sampled, by trial number; and the server's CPU seconds outside
+    its busiest (training) thread meanwhile."""
+    server = psutil.Process(SERVER_PID[url])
+    before = _thread_cpu(server)
     with httpx.Client(base_url=url, timeout=60) as client:
         sweep = client.post("/api/sweeps", json=body).raise_for_status().json()
         while sweep["status"] == "running":
             time.sleep(1.0)  # the server's own timestamps time it: poll rarely, cost it little
             sweep = client.get(f"/api/sweeps/{sweep['id']}").raise_for_status().json()
+    spent = sorted((cpu - before.get(tid, 0.0) for tid, cpu in _thread_cpu(server).items()))
     assert sweep["status"] == "completed", sweep
     assert sweep["counts"]["complete"] == body["n_trials"], sweep["counts"]
     created = datetime.fromisoformat(sweep["created_at"])
     finished = datetime.fromisoformat(sweep["finished_at"])
     lrs = [t["params"]["lr"] for t in sorted(sweep["trials"], key=lambda t: t["number"])]
-    return (finished - created).total_seconds(), lrs
+    return (finished - created).total_seconds(), lrs, sum(spent[:-1])
+
+
+def _thread_cpu(process: psutil.Process) -> dict[int, float]:
+    return {t.id: t.user_time + t.system_time for t in process.threads()}
 
 
 class _ReportEpochs(Callback):
@@ -128,6 +142,8 @@ def main() -> None:
 
     bare: list[float] = []
     fitboard: list[float] = []
+    paired: list[float] = []
+    other_cpu: list[float] = []
     sampled: dict[str, list[float]] = {}
     load_before = os.getloadavg()
     with (
@@ -137,15 +153,19 @@ def main() -> None:
         fitboard_seconds(url, {**body, "n_trials": 1})  # warm: imports, first study
         bare_seconds({**body, "n_trials": 1})
         for i in range(args.repeats):
-            first, second = (bare, fitboard) if i % 2 == 0 else (fitboard, bare)
-            for times in (first, second):
-                arm = "bare" if times is bare else "fitboard"
-                seconds, lrs = bare_seconds(body) if arm == "bare" else fitboard_seconds(url, body)
-                times.append(seconds)
-                sampled[arm] = lrs
+            for arm in ("bare", "fitboard") if i % 2 == 0 else ("fitboard", "bare"):
+                if arm == "bare":
+                    seconds, sampled[arm] = bare_seconds(body)
+                    bare.append(seconds)
+                else:
+                    seconds, sampled[arm], cpu = fitboard_seconds(url, body)
+                    fitboard.append(seconds)
+                    other_cpu.append(cpu)
+            paired.append(fitboard[-1] / bare[-1])
 
     bare_s, fitboard_s = statistics.median(bare), statistics.median(fitboard)
     per_trial_ms = (fitboard_s - bare_s) / args.trials * 1000
+    other_ms = statistics.median(other_cpu) / args.trials * 1000
     load_after = os.getloadavg()
     pairs = zip(sampled["bare"], sampled["fitboard"], strict=True)
     same = all(abs(a - b) <= 1e-9 * abs(a) for a, b in pairs)
@@ -158,8 +178,13 @@ def main() -> None:
     print(f"{'bare Optuna loop':<28}{bare_s:>10.2f}{bare_s / args.trials * 1000:>15.1f}")
     print(f"{'fitboard sweep':<28}{fitboard_s:>10.2f}{fitboard_s / args.trials * 1000:>15.1f}")
     print(f"fitboard overhead per trial: {per_trial_ms:.1f} ms")
-    print(f"ratio fitboard / bare: {fitboard_s / bare_s:.3f} (target <= 1.10)")
+    print(f"server CPU outside the training thread, per trial: {other_ms:.1f} ms")
+    print(
+        f"ratio fitboard / bare: {fitboard_s / bare_s:.3f} (ratio of medians), "
+        f"{statistics.median(paired):.3f} (median paired ratio); target <= 1.10"
+    )
     print(f"runs: bare {[round(t, 2) for t in bare]}, fitboard {[round(t, 2) for t in fitboard]}")
+    print(f"paired ratios: {[round(r, 3) for r in paired]}")
     print(
         "load average (1, 5, 15 min): "
         f"before {' '.join(f'{x:.2f}' for x in load_before)}, "

@@ -22,7 +22,13 @@ import torch.nn.functional as F
 import websockets
 
 from tests.fixtures.processes import ROOT, fitboard_env
-from tests.fixtures.server import LiveServer, finished, receive_until, wait_for_status
+from tests.fixtures.server import (
+    LiveServer,
+    finished,
+    receive_until,
+    wait_for_epoch,
+    wait_for_status,
+)
 from trainer import (
     AvgStatsCallback,
     Callback,
@@ -49,6 +55,19 @@ class SlowBatches(Callback):
             time.sleep(self.seconds)
 
 
+class HoldAt(Callback):
+    """Holds the fit before each epoch in `gates` until its event is set: the test acts at a
+    known point of the fit, however long a server takes to stop or start."""
+
+    def __init__(self, gates: dict[int, threading.Event]) -> None:
+        self.gates = gates
+
+    def begin_epoch(self) -> None:
+        gate = self.gates.get(self.run.epoch)
+        if gate is not None:
+            assert gate.wait(TIMEOUT), f"epoch {self.run.epoch} was never let go"
+
+
 class Fit(threading.Thread):
     """`run.fit(epochs, learn)` on a thread of its own, as a notebook cell would."""
 
@@ -65,9 +84,11 @@ class Fit(threading.Thread):
         self.ended_at = time.monotonic()
 
 
-def _fit(dashboard: DashboardCallback, epochs: int, batch_sleep: float = 0.01) -> Fit:
+def _fit(
+    dashboard: DashboardCallback, epochs: int, batch_sleep: float = 0.01, *more: Callback
+) -> Fit:
     run = Runner(
-        cbs=[dashboard, SlowBatches(batch_sleep)],
+        cbs=[dashboard, SlowBatches(batch_sleep), *more],
         cb_funcs=[partial(AvgStatsCallback, [accuracy], verbose=False)],
     )
     fit = Fit(run, epochs)
@@ -202,13 +223,17 @@ def test_a_server_restart_mid_run_leaves_a_complete_history(
     server: LiveServer, tmp_path: Path
 ) -> None:
     dashboard = DashboardCallback(server.url, spool_dir=tmp_path / "spool")
-    fit = _fit(dashboard, epochs=8, batch_sleep=0.01)
+    # Epochs 0-2 train with the server up, 3-5 with it down, 6-7 after it is back.
+    server_down, server_back = threading.Event(), threading.Event()
+    fit = _fit(dashboard, 8, 0.01, HoldAt({3: server_down, 6: server_back}))
     run_id = _registered(dashboard)
-    time.sleep(0.8)
+    wait_for_epoch(server.client(), run_id, 2)
     server.stop()  # the script trains on; its messages wait in the spool
+    server_down.set()
     time.sleep(1.0)
     assert fit.is_alive()
     server.start()  # same port and database
+    server_back.set()
     fit.join(TIMEOUT)
     run = wait_for_status(server.client(), run_id, "completed")
     assert run["latest"]["epoch"] == 7
