@@ -40,9 +40,10 @@ class WebSocketStatsCallback(Callback):
     epoch's training batches, at most `batch_points` of them (`app.live.downsample`); and
     `early_stop` {epoch, iter, reason, source, monitor, value} when a callback stopped the fit.
 
-    Each training batch's loss is kept as a detached device tensor (no sync) and read back
-    once, at the end of the epoch, so the batch charts get the whole curve without a message
-    per batch.
+    Each training batch's loss is kept for the epoch's curve, so the batch charts get the
+    whole curve without a message per batch: on an accelerator as a detached device tensor,
+    read back once at the end of the epoch (no sync per batch); on the CPU, where reading it
+    costs no sync, as a float (cheaper than a tensor object per batch).
     """
 
     _order = 100  # after the stats, schedulers and counters have done their part of the batch
@@ -66,8 +67,10 @@ class WebSocketStatsCallback(Callback):
         self._reset_batches()
 
     def _reset_batches(self) -> None:
-        # This epoch's training batches: losses as device tensors (0-d, then stacked into
-        # 1-d chunks every _CHUNK batches so the list stays short), iters and raw lrs.
+        # This epoch's training batches: losses as floats (CPU) or device tensors (0-d, then
+        # stacked into 1-d chunks every _CHUNK batches so the list stays short), iters and
+        # raw lrs.
+        self._cpu_losses: list[float] = []
         self._losses: list[torch.Tensor] = []
         self._loss_chunks: list[torch.Tensor] = []
         self._iters: list[int] = []
@@ -94,13 +97,16 @@ class WebSocketStatsCallback(Callback):
             return
         loss = run.loss
         if loss is not None:
-            losses = self._losses
-            losses.append(loss.detach())
+            if loss.is_cpu:
+                self._cpu_losses.append(loss.item())
+            else:
+                losses = self._losses
+                losses.append(loss.detach())
+                if len(losses) >= _CHUNK:
+                    self._loss_chunks.append(torch.stack(losses).float())
+                    losses.clear()
             self._iters.append(run.n_iter)
             self._lrs.append(_raw_learning_rate(run.opt))
-            if len(losses) >= _CHUNK:
-                self._loss_chunks.append(torch.stack(losses).float())
-                losses.clear()
         now = time.perf_counter()
         if now - self._last_batch < self.batch_interval:
             return
@@ -124,13 +130,14 @@ class WebSocketStatsCallback(Callback):
         chunks = self._loss_chunks
         if self._losses:
             chunks = [*chunks, torch.stack(self._losses).float()]
+        raw = self._cpu_losses  # an epoch's losses are all on one device: one list is empty
         iters, lrs = self._iters, self._lrs
         self._reset_batches()
-        if not chunks:
+        if chunks:  # one device-to-host copy for the whole epoch
+            raw = [*raw, *(torch.cat(chunks) if len(chunks) > 1 else chunks[0]).tolist()]
+        if not raw:
             return {"iter": [], "loss": [], "lr": []}
-        losses = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
-        # One device-to-host copy for the whole epoch; finite() turns NaN and inf into null.
-        values = [finite(v) for v in losses.tolist()]
+        values = [finite(v) for v in raw]  # NaN and inf become null
         return downsample(iters, values, [finite(lr) for lr in lrs], self.batch_points)
 
     def after_fit(self) -> None:
