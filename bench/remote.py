@@ -18,7 +18,7 @@ script trains on a machine of its own, the script is held to one CPU and the ser
 watchers to the others (`--no-pin` lets them share; `--pin-cpu` picks the script's CPU). Both
 arms of every ratio run under the same hold.
 
-    .venv/bin/python bench/remote.py [--runs 11] [--stops 20] [--watchers 100]
+    .venv/bin/python bench/remote.py [--runs 11] [--stops 20] [--watchers 100] [--no-pin]
 """
 
 from __future__ import annotations
