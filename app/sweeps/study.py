@@ -74,8 +74,10 @@ def _sampler(request: SweepRequest, grid: dict[str, list[Any]] | None) -> BaseSa
     if request.sampler == "cmaes":
         return CmaEsSampler(seed=seed)
     # Parallel asks: a running trial counts as a bad result (constant liar), so trials asked
-    # together spread out instead of all sampling the same promising point.
-    return TPESampler(seed=seed, constant_liar=True)
+    # together spread out instead of all sampling the same promising point. One trial at a
+    # time has no other running trial to lie about, and the liar would cost every ask a read
+    # of the running trials from the storage (a third of an ask, on the training's GIL).
+    return TPESampler(seed=seed, constant_liar=request.parallel > 1)
 
 
 def _pruner(request: SweepRequest) -> BasePruner:
