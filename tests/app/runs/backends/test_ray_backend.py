@@ -4,11 +4,13 @@ own, and the dashboard's control reaches it at the next batch as on threads."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,43 @@ def test_fitboard_serve_starts_its_own_ray_and_stops_its_runs_on_sigterm(tmp_pat
         stopped = after.client().get(f"/api/runs/{run['id']}").json()
     assert stopped["status"] == "interrupted"
     assert stopped["stop_reason"]["source"] == "shutdown"
+
+
+def test_a_sweep_runs_its_trials_in_actors_as_many_at_once_as_the_cluster_has_cpus(
+    ray_server: LiveServer,
+) -> None:
+    client = ray_server.client()
+    health = client.get("/api/health").json()
+    assert (health["backend"], health["workers"]) == ("ray", 2)  # the cluster's CPUs
+    body = {
+        "recipe": "mlp",
+        "params": {"epochs": 2, "bs": 32},
+        "space": {"lr": {"type": "float", "low": 0.01, "high": 1.0, "log": True}},
+        "objective": "valid.accuracy",
+        "direction": "max",
+        "n_trials": 4,
+        "parallel": 2,
+        "pruner": "none",
+        "seed": 0,
+    }
+    created = client.post("/api/sweeps", json=body)
+    assert created.status_code == 201, created.text
+    sweep_id = created.json()["id"]
+    _wait_until(
+        lambda: client.get(f"/api/sweeps/{sweep_id}").json()["status"] != "running",
+        150,
+        "the sweep ends",
+    )
+    sweep = client.get(f"/api/sweeps/{sweep_id}").json()
+    assert sweep["status"] == "completed", sweep
+    assert [t["state"] for t in sweep["trials"]] == ["complete"] * 4
+    runs = [client.get(f"/api/runs/{t['run_id']}").json() for t in sweep["trials"]]
+    for run in runs:
+        assert run["placement"]["backend"] == "ray"
+        assert run["placement"]["pid"] != os.getpid()  # an actor, not the server's thread
+    # Two trials trained at the same time: `parallel` is limited by the cluster's 2 CPUs.
+    spans = sorted(
+        (datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]))
+        for r in runs
+    )
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
