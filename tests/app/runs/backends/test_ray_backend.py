@@ -260,12 +260,18 @@ def test_fitboard_serve_starts_its_own_ray_and_stops_its_runs_on_sigterm(tmp_pat
 def test_a_sweep_runs_its_trials_in_actors_as_many_at_once_as_the_cluster_has_cpus(
     ray_server: LiveServer,
 ) -> None:
+    import ray
+
+    # Actors of the tests before may still be giving their CPUs back: the overlap below is
+    # only owed once both of the cluster's CPUs are free.
+    _wait_until(lambda: ray.available_resources().get("CPU", 0) >= 2, 60, "both CPUs are free")
     client = ray_server.client()
     health = client.get("/api/health").json()
     assert (health["backend"], health["workers"]) == ("ray", 2)  # the cluster's CPUs
     body = {
         "recipe": "mlp",
-        "params": {"epochs": 2, "bs": 32},
+        # Trials that train for seconds: actors start with a jitter of up to half a second.
+        "params": {"epochs": 3, "bs": 8},
         "space": {"lr": {"type": "float", "low": 0.01, "high": 1.0, "log": True}},
         "objective": "valid.accuracy",
         "direction": "max",
