@@ -21,7 +21,8 @@ UNFINISHED = tuple(status.value for status in RunStatus if not status.finished)
 class Store:
     """Runs, attached callbacks and the event log, read and written in short transactions.
 
-    Thread-safe: every method opens its own session. Rows come back detached and fully loaded.
+    Thread-safe: every method runs in a transaction of its own. Rows come back detached and
+    fully loaded.
     """
 
     def __init__(self, engine: Engine) -> None:
