@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from remote import fit  # noqa: E402
+from remote import cpu_split, fit  # noqa: E402
 from service import pinned_to  # noqa: E402
 
 from trainer import make_synthetic, set_threads  # noqa: E402
@@ -73,11 +73,12 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=50_000)
     parser.add_argument("--pin-cpu", type=int, default=0, help="the fit's CPU")
     args = parser.parse_args()
-    cpus = os.sched_getaffinity(0)
-    if args.pin_cpu not in cpus or len(cpus) < 2:
-        raise SystemExit(f"needs CPU {args.pin_cpu} and another; this process has {sorted(cpus)}")
-    others = cpus - {args.pin_cpu}
-    os.sched_setaffinity(0, {args.pin_cpu})
+    split = cpu_split(args.pin_cpu)
+    if split is None:
+        cpus = sorted(os.sched_getaffinity(0))
+        raise SystemExit(f"needs a CPU besides the fit's; this process has {cpus}")
+    fit_cpu, others = split
+    os.sched_setaffinity(0, fit_cpu)
     print(f"fit on CPU {args.pin_cpu}; loads on CPUs {sorted(others)}")
     set_threads(1)
     arrays = make_synthetic(args.n_train, args.n_train // 5)

@@ -179,14 +179,15 @@ def watch(url: str, clients: int) -> None:
     asyncio.run(main())
 
 
-def cpu_split(args: argparse.Namespace) -> tuple[set[int], set[int]] | None:
-    """The script's CPU and everyone else's, or None when they share."""
+def cpu_split(pin_cpu: int, share: bool = False) -> tuple[set[int], set[int]] | None:
+    """The script's CPU (`pin_cpu`) and everyone else's, or None when they share (`share`,
+    or a single CPU)."""
     available = os.sched_getaffinity(0)
-    if args.no_pin or len(available) < 2:
+    if share or len(available) < 2:
         return None
-    if args.pin_cpu not in available:
-        raise SystemExit(f"--pin-cpu {args.pin_cpu}: not one of this process's CPUs {available}")
-    return {args.pin_cpu}, available - {args.pin_cpu}
+    if pin_cpu not in available:
+        raise SystemExit(f"--pin-cpu {pin_cpu}: not one of this process's CPUs {available}")
+    return {pin_cpu}, available - {pin_cpu}
 
 
 def main() -> None:
@@ -203,7 +204,7 @@ def main() -> None:
     if args.watch:
         watch(args.watch, args.watchers)
         return
-    split = cpu_split(args)
+    split = cpu_split(args.pin_cpu, share=args.no_pin)
     others = None
     if split is not None:
         script, others = split
